@@ -1,0 +1,262 @@
+"""Route registration, authentication, validation and errors for the JSON API."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any, Generic, TypeVar
+
+from flask import Response, g, jsonify, request
+from flask_login import current_user
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from crm.api import bp
+from crm.enums import Role
+from crm.extensions import csrf, db
+
+PROBLEM_TYPE = "application/problem+json"
+ItemT = TypeVar("ItemT")
+
+
+class Schema(BaseModel):
+    """Base of API models: unknown fields are refused, so typos are not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(Schema):
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    total: int
+    page: int
+    per_page: int
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ApiError(Exception):
+    """Raise from an endpoint to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        errors: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem(
+    status: int,
+    detail: str | None = None,
+    errors: list[tuple[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = [{"field": f, "message": m} for f, m in errors]
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_TYPE
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        out.append((loc, err["msg"]))
+    return out
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    response: Any
+    status: int
+    roles: tuple[Role, ...] | None
+    binary: str | None = None
+    tags: list[str] = field(default_factory=list)
+    extra_responses: tuple[int, ...] = ()
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _authenticate() -> Any:
+    """The user behind the request: a Bearer token, else the browser session.
+
+    A browser session may use the API too (the UI's scripts do); then unsafe methods
+    need the CSRF token, exactly as forms do.
+    """
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        from crm.accounts.services import user_for_token
+
+        user = user_for_token(db.session, header[7:].strip(), datetime.now(UTC))
+        if user is None:
+            raise ApiError(401, "The token is invalid, revoked, or its user is deactivated.")
+        g.api_user = user
+        return user
+    if current_user.is_authenticated:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            csrf.protect()
+        return current_user._get_current_object()
+    raise ApiError(401, "Authentication required: send 'Authorization: Bearer <token>'.")
+
+
+def api_user() -> Any:
+    return g.api_user
+
+
+def route(
+    rule: str,
+    method: str = "GET",
+    *,
+    summary: str,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    roles: tuple[Role, ...] | None = None,
+    binary: str | None = None,
+    tags: list[str] | None = None,
+    extra_responses: tuple[int, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register an API endpoint described by pydantic models.
+
+    The view receives `query=` and/or `body=` as validated models plus URL arguments, and
+    returns a model (serialised with `response`), a Response, or (model, headers).
+    """
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        endpoint = view.__name__
+
+        @functools.wraps(view)
+        def wrapped(**kwargs: Any) -> Any:
+            user = _authenticate()
+            g.api_user = user
+            if roles is not None and user.role not in roles:
+                raise ApiError(403, "Your role may not do this.")
+            if query is not None:
+                raw = {k: v for k, v in request.args.lists()}
+                flat = {k: (v if _is_list_field(query, k) else v[-1]) for k, v in raw.items()}
+                try:
+                    kwargs["query"] = query.model_validate(flat)
+                except ValidationError as exc:
+                    raise ApiError(
+                        422, "Invalid query parameters.", validation_errors(exc)
+                    ) from exc
+            if body is not None:
+                payload = request.get_json(silent=True)
+                if not isinstance(payload, dict):
+                    raise ApiError(
+                        422, "The body must be a JSON object.", [("body", "Expected a JSON object")]
+                    )
+                try:
+                    kwargs["body"] = body.model_validate(payload)
+                except ValidationError as exc:
+                    raise ApiError(422, "Invalid request body.", validation_errors(exc)) from exc
+            result = view(**kwargs)
+            return _to_response(result, status)
+
+        bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
+        OPERATIONS.append(
+            Operation(
+                rule=rule,
+                method=method,
+                endpoint=endpoint,
+                summary=summary,
+                query=query,
+                body=body,
+                response=response,
+                status=status,
+                roles=roles,
+                binary=binary,
+                tags=tags or [],
+                extra_responses=extra_responses,
+            )
+        )
+        return wrapped
+
+    return decorator
+
+
+def _is_list_field(model: type[BaseModel], name: str) -> bool:
+    info = model.model_fields.get(name)
+    if info is None:
+        return False
+    origin = getattr(info.annotation, "__origin__", None)
+    return origin is list or "list[" in str(info.annotation)
+
+
+def _to_response(result: Any, status: int) -> Any:
+    headers: dict[str, str] = {}
+    if isinstance(result, tuple):
+        result, headers = result
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, BaseModel):
+        response = Response(result.model_dump_json(), mimetype="application/json")
+    elif result is None:
+        response = Response(status=204)
+        status = 204
+    else:
+        response = jsonify(result)
+    response.status_code = status
+    for key, value in headers.items():
+        response.headers[key] = value
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return problem(exc.status, exc.detail, exc.errors, exc.headers)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    detail = exc.description if status not in (404,) else "No such resource."
+    return problem(status, detail)
+
+
+def page_of(items: list[Any], total: int, query: PageQuery) -> dict[str, Any]:
+    return {"items": items, "total": total, "page": query.page, "per_page": query.per_page}

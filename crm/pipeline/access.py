@@ -1,0 +1,62 @@
+"""Who may see and change which projects.
+
+Officers and leads see their own team's projects and those shared with their team; admins
+and leaders see all. A project a user may not see is answered exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, select, true
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from werkzeug.exceptions import Forbidden, NotFound
+
+from crm.accounts.models import User
+from crm.enums import Role
+from crm.pipeline.models import Project, ProjectShare
+
+
+def project_scope(user: User) -> ColumnElement[bool]:
+    """A WHERE clause selecting the (non-deleted) projects `user` may see."""
+    alive = Project.deleted_at.is_(None)
+    if user.sees_all_teams:
+        return alive & true()
+    shared = exists().where(
+        ProjectShare.project_id == Project.id, ProjectShare.team_id == user.team_id
+    )
+    return alive & ((Project.team_id == user.team_id) | shared)
+
+
+def get_visible_project(session: Session, user: User, project_id: int, **options: Any) -> Project:
+    """The project if `user` may see it; NotFound otherwise (even when it exists)."""
+    stmt = select(Project).where(Project.id == project_id, project_scope(user))
+    if options.get("load"):
+        stmt = stmt.options(*options["load"])
+    project = session.scalar(stmt)
+    if project is None:
+        raise NotFound()
+    return project
+
+
+def can_edit(session: Session, user: User, project: Project) -> bool:
+    """Whether `user` may change `project` (leaders never; admins always)."""
+    if user.role == Role.ADMIN:
+        return True
+    if user.role == Role.LEADER:
+        return False
+    if project.team_id == user.team_id:
+        return True
+    return bool(
+        session.scalar(
+            select(ProjectShare.can_edit).where(
+                ProjectShare.project_id == project.id, ProjectShare.team_id == user.team_id
+            )
+        )
+    )
+
+
+def require_edit(session: Session, user: User, project: Project) -> None:
+    if not can_edit(session, user, project):
+        raise Forbidden()

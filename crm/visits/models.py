@@ -1,0 +1,74 @@
+"""Contacts at companies and visits (the daily work of an investment team)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.db import utcnow
+from crm.extensions import db
+
+
+class Contact(db.Model):
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    wechat: Mapped[str | None] = mapped_column(String(100))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+visit_project = Table(
+    "visit_project",
+    db.metadata,
+    Column("visit_id", ForeignKey("visit.id"), primary_key=True),
+    Column("project_id", ForeignKey("project.id"), primary_key=True, index=True),
+)
+
+visit_participant = Table(
+    "visit_participant",
+    db.metadata,
+    Column("visit_id", ForeignKey("visit.id"), primary_key=True),
+    Column("user_id", ForeignKey("user_account.id"), primary_key=True, index=True),
+)
+
+visit_contact = Table(
+    "visit_contact",
+    db.metadata,
+    Column("visit_id", ForeignKey("visit.id"), primary_key=True),
+    Column("contact_id", ForeignKey("contact.id"), primary_key=True, index=True),
+)
+
+
+class Visit(db.Model):
+    __tablename__ = "visit"
+    __table_args__ = (
+        Index("ix_visit_team_date", "team_id", "on"),
+        Index("ix_visit_company_date", "company_id", "on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    on: Mapped[date] = mapped_column(index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    learned: Mapped[str | None] = mapped_column(Text)
+    intent_amount: Mapped[Decimal | None]  # 万元
+    land_mu: Mapped[Decimal | None]
+    outcome: Mapped[str | None] = mapped_column(Text)
+    next_steps: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
