@@ -74,15 +74,19 @@ FEATURES = (
 
 
 def _feature_modules(name: str) -> list[object]:
-    """Import `crm.<feature>.<name>` for every feature package that has one."""
+    """Import `crm.<feature>.<name>` and `crm.<feature>.*_<name>` for every feature package.
+
+    E.g. for "views": `crm.pipeline.views` and `crm.pipeline.company_views`.
+    """
     import importlib
-    import importlib.util
+    import pkgutil
 
     modules = []
     for feature in FEATURES:
-        qualified = f"crm.{feature}.{name}"
-        if importlib.util.find_spec(qualified) is not None:
-            modules.append(importlib.import_module(qualified))
+        package = importlib.import_module(f"crm.{feature}")
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+            if info.name == name or info.name.endswith(f"_{name}"):
+                modules.append(importlib.import_module(f"crm.{feature}.{info.name}"))
     return modules
 
 
@@ -101,9 +105,11 @@ def register_blueprints(app: Flask) -> None:
     from crm.extensions import csrf
 
     app.register_blueprint(main.bp)
+    registered: set[int] = set()
     for module in _feature_modules("views"):
         blueprint = getattr(module, "bp", None)
-        if blueprint is not None:
+        if blueprint is not None and id(blueprint) not in registered:
+            registered.add(id(blueprint))
             app.register_blueprint(blueprint)
     load_endpoints()
     _feature_modules("api")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import abort, render_template, request
 from flask_login import current_user, login_required
 
 from crm.enums import MAIN_STAGES
 from crm.extensions import db
-from crm.pipeline import queries
-
-bp = Blueprint("pipeline", __name__)
+from crm.pipeline import panels, queries
+from crm.pipeline.blueprint import bp
 
 PER_PAGE = 50
 
@@ -35,4 +34,9 @@ def project_detail(project_id: int) -> Any:
     row = queries.project_row(db.session, current_user, project_id)
     if row is None:
         abort(404)
-    return render_template("pipeline/detail.html", row=row, main_stages=MAIN_STAGES)
+    return render_template(
+        "pipeline/detail.html",
+        row=row,
+        main_stages=MAIN_STAGES,
+        panels=panels.render_context(db.session, current_user, row.project),
+    )
