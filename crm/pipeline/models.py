@@ -101,6 +101,11 @@ class Project(db.Model):
     key_manual: Mapped[bool] = mapped_column(default=False)
     key_manual_reason: Mapped[str | None] = mapped_column(Text)
 
+    # Inbound inquiries (a company contacted us) are logged as leads with a received date.
+    is_inquiry: Mapped[bool] = mapped_column(default=False)
+    inquiry_received_on: Mapped[date | None]
+    inquiry_answered_on: Mapped[date | None]
+
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     external_id: Mapped[str | None] = mapped_column(String(100), index=True)
     notes: Mapped[str | None] = mapped_column(Text)

@@ -72,3 +72,26 @@ class Visit(db.Model):
     next_steps: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
+
+
+class Task(db.Model):
+    """A follow-up: a next step with an owner and a due date, usually about a project."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_owner_open", "owner_id", "done_at", "due_on"),
+        Index("ix_task_team_open", "team_id", "done_at", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id"))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"))
+    due_on: Mapped[date]
+    done_at: Mapped[datetime | None]
+    done_note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
