@@ -238,8 +238,7 @@ def create_project(body: ProjectCreate) -> Any:
             db.session, api_user(), values, stage=body.stage, stage_dates=body.stage_dates
         )
     except (ProjectError, NotAllowed, TransitionError) as exc:
-        db.session.rollback()
-        raise _refused(exc) from exc
+        raise _refused(exc) from exc  # nothing is committed: the request's session is discarded
     db.session.commit()
     location = url_for("api.get_project", project_id=project.id)
     return _one(project.id, {"Location": location})
@@ -337,12 +336,12 @@ def update_project(project_id: int, body: ProjectPatch) -> Any:
             )
             db.session.commit()
         except (ConflictError, StaleDataError) as exc:
-            db.session.rollback()
+            if isinstance(exc, StaleDataError):
+                db.session.rollback()  # the failed flush left the session unusable
             raise _precondition_failed(project_id, expected) from exc
     except _Stale as stale:
         return stale_response(stale)
     except (ProjectError, NotAllowed) as exc:
-        db.session.rollback()
         raise _refused(exc) from exc
     return _one(project_id)
 
@@ -397,7 +396,6 @@ def create_transition(project_id: int, body: TransitionIn) -> Any:
     except _Stale as stale:
         return stale_response(stale)
     except TransitionError as exc:
-        db.session.rollback()
         raise ApiError(422, str(exc), [(exc.field, str(exc))]) from exc
     return _one(project_id)
 

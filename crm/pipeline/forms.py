@@ -43,9 +43,9 @@ class ProjectForm(FlaskForm):
         description=_l("Type the company's name; an existing company with the same name is used."),
         render_kw={"autocomplete": "off", "data-company-match": "1"},
     )
-    chain = SelectField(_l("Industrial chain"), choices=[], validate_choice=True)
-    target_zone = SelectField(_l("Target zone"), choices=[], validate_choice=True)
-    landed_zone = SelectField(_l("Landed in zone"), choices=[], validate_choice=True)
+    chain = SelectField(_l("Industrial chain"), choices=[], validate_choice=True, default="")
+    target_zone = SelectField(_l("Target zone"), choices=[], validate_choice=True, default="")
+    landed_zone = SelectField(_l("Landed in zone"), choices=[], validate_choice=True, default="")
     planned_investment = StringField(
         _l("Planned investment (万元)"),
         validators=[Optional(), _amount],
@@ -56,9 +56,9 @@ class ProjectForm(FlaskForm):
         validators=[Optional(), _amount],
         render_kw={"inputmode": "decimal"},
     )
-    source_region = SelectField(_l("Source region"), choices=[], validate_choice=True)
-    team = SelectField(_l("Team"), choices=[], validate_choice=True)
-    owner_id = SelectField(_l("Owner"), choices=[], validate_choice=True)
+    source_region = SelectField(_l("Source region"), choices=[], validate_choice=True, default="")
+    team = SelectField(_l("Team"), choices=[], validate_choice=True, default="")
+    owner_id = SelectField(_l("Owner"), choices=[], validate_choice=True, default="")
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=20000)])
     external_id = StringField(_l("External id"), validators=[Optional(), Length(max=100)])
     submit = SubmitField(_l("Save"))
@@ -108,7 +108,9 @@ class ProjectForm(FlaskForm):
 class TransitionFormBase(FlaskForm):
     version = HiddenField()
     date = DateField(_l("Date"), validators=[InputRequired()], default=local_today)
-    drop_reason = SelectField(_l("Why is it dropped?"), choices=[], validate_choice=True)
+    drop_reason = SelectField(
+        _l("Why is it dropped?"), choices=[], validate_choice=True, default=""
+    )
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=5000)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])
     submit = SubmitField(_l("Move the project"))
@@ -149,7 +151,7 @@ def transition_form(
 
 
 class ShareForm(FlaskForm):
-    share_team = SelectField(_l("Share with team"), choices=[], validate_choice=True)
+    share_team = SelectField(_l("Share with team"), choices=[], validate_choice=True, default="")
     access = SelectField(
         _l("Access"), choices=[("read", _l("Read only")), ("edit", _l("Read and edit"))]
     )
@@ -158,8 +160,8 @@ class ShareForm(FlaskForm):
 
 class ReassignForm(FlaskForm):
     version = HiddenField()
-    team = SelectField(_l("Team"), choices=[], validate_choice=True)
-    owner_id = SelectField(_l("Owner"), choices=[], validate_choice=True)
+    team = SelectField(_l("Team"), choices=[], validate_choice=True, default="")
+    owner_id = SelectField(_l("Owner"), choices=[], validate_choice=True, default="")
     submit = SubmitField(_l("Reassign"))
 
 

@@ -142,7 +142,6 @@ def project_reassign(project_id: int) -> Any:
             )
             db.session.commit()
         except ProjectError as exc:
-            db.session.rollback()
             field = reassign_form.owner_id if exc.field == "owner_id" else reassign_form.team
             field.errors = [*field.errors, str(exc)]
         except StaleDataError:

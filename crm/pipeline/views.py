@@ -126,6 +126,7 @@ def project_new() -> Any:
     if request.method == "GET" and current_user.team_id:
         form.owner_id.data = str(current_user.id)
     if form.validate_on_submit():
+        existing = services.find_company(db.session, form.company_name.data or "")
         try:
             project = services.create_project(db.session, current_user, form.values())
         except ProjectError as exc:
@@ -134,7 +135,10 @@ def project_new() -> Any:
             form.error_on("team", _("You may create projects only for your own team."))
         else:
             db.session.commit()
-            flash(_("Project created."), "success")
+            if existing is not None:
+                flash(_("Project created for the existing company %(name)s.", name=existing.name))
+            else:
+                flash(_("Project created; the company was added."), "success")
             return redirect(url_for("pipeline.project_detail", project_id=project.id))
     status = 422 if form.errors or request.method == "POST" else 200
     return render_template("pipeline/form.html", form=form, project=None, conflict=None), status
@@ -153,6 +157,12 @@ def project_edit(project_id: int) -> Any:
     form = ProjectForm()
     _fill_choices(form, project.team_id)
     current = services.snapshot(db.session, project)
+    for name in ("chain", "target_zone", "landed_zone", "source_region"):
+        choices = getattr(form, name).choices
+        if current[name] and all(code != current[name] for code, _label in choices):
+            choices.append((current[name], current[name]))  # e.g. a retired chain
+    if project.owner_id and all(v != str(project.owner_id) for v, _l in form.owner_id.choices):
+        form.owner_id.choices.append((str(project.owner_id), f"#{project.owner_id}"))
     if not can_lead(current_user, project):
         del form.team
     if request.method == "GET":
@@ -172,13 +182,15 @@ def project_edit(project_id: int) -> Any:
                 db.session, project, current_user, values, expected_version=expected
             )
             db.session.commit()
-        except (ConflictError, StaleDataError):
-            db.session.rollback()
+        except (ConflictError, StaleDataError) as exc:
+            if isinstance(exc, StaleDataError):
+                db.session.rollback()  # the failed flush left the session unusable
             found = services.conflict_for(db.session, project_id, expected)
             conflict = project_page.describe_conflict(db.session, found.changes)
             # The user re-applies their input on top of the current version.
             form.version.data = str(found.current_version)
         except ProjectError as exc:
+            db.session.expire(project)  # drop the half-applied input; nothing was saved
             form.error_on(exc.field, str(exc))
         except NotAllowed:
             abort(403)
@@ -255,15 +267,14 @@ def project_transition(project_id: int) -> Any:
                     on=form.date.data,
                     user_id=current_user.id,
                     note=form.note.data,
-                    reason=form.reason.data if hasattr(form, "reason") else None,
+                    reason=form.reason.data if form.reason is not None else None,
                     skipped_dates={s: getattr(form, f"date_{s.value}").data for s in steps.skipped},
                     drop_reason_code=form.drop_reason.data
-                    if hasattr(form, "drop_reason")
+                    if form.drop_reason is not None
                     else None,
                 )
                 db.session.commit()
-            except TransitionError as exc:
-                db.session.rollback()
+            except TransitionError as exc:  # refused before anything changed
                 field = getattr(form, _form_field(exc.field), None) or form.date
                 field.errors = [*field.errors, str(exc)]
             except StaleDataError:
