@@ -167,3 +167,21 @@ def test_admin_sets_the_threshold_on_the_settings_page(client):
     db.session.expire_all()
     assert db.session.get(Project, project.id).is_key is True
     assert keys.key_threshold(db.session) == Decimal("60000")
+
+
+def test_cli_recomputes_flags_after_the_year_turns(runner, officer):
+    company = factories.company("去年五百强有限公司")
+    db.session.add(CompanyTop500(company_id=company.id, list_code="china_top_500", year=YEAR - 2))
+    project = factories.project(
+        db.session.get(factories.Team, officer.team_id),
+        company_obj=company,
+        amount="1",
+        is_key=True,
+        key_reasons=[f"top500:china_top_500:{YEAR - 2}"],
+    )
+    db.session.flush()
+    result = runner.invoke(args=["keys", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "1 projects changed" in result.output
+    db.session.expire_all()
+    assert db.session.get(Project, project.id).is_key is False

@@ -349,3 +349,57 @@ def test_project_page_query_count_does_not_grow_with_data(officer_client, team, 
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
     assert counts[0] <= 8, counts
+
+
+def test_demo_projects_go_through_every_stage_in_the_browser(client, make_client, app):
+    from pathlib import Path
+
+    from crm.reference.demo import DEMO_PASSWORD, ensure_teams_and_users, load_real_projects
+
+    ensure_teams_and_users(db.session)
+    load_real_projects(db.session, Path(app.config["CRM_SEED_DIR"]), TODAY)
+    saic = db.session.scalar(
+        select(Project).where(Project.external_id == "demo:saic-vw-audi-new-models")
+    )
+    desai = db.session.scalar(
+        select(Project).where(Project.external_id == "demo:desai-energy-storage")
+    )
+    login(client, "officer.etdz@example.com", DEMO_PASSWORD)
+    page = client.get(f"/projects/{saic.id}").get_data(as_text=True)
+    reasons = re.search(r'data-testid="key-reasons">(.*?)</ul>', page, re.S).group(1)
+    assert f"{TODAY.year} Fortune Global 500" in reasons
+    assert f"{TODAY.year} China Top 500 enterprises" in reasons
+    assert "Planned investment of at least 10" in reasons
+    assert client.get(f"/projects/{desai.id}").status_code == 404  # another team's project
+
+    day = saic.signed_on
+    for stage in ("landed", "started", "operating"):
+        day = day + timedelta(days=30)
+        url = f"/projects/{saic.id}/transition?to={stage}"
+        assert client.get(url).status_code == 200
+        form = {"version": str(fresh(saic.id).version), "date": day.isoformat()}
+        assert client.form(url, form).status_code == 302, stage
+        assert fresh(saic.id).stage == Stage(stage)
+    # Side states and back: on hold, resume, drop, reopen.
+    for stage, extra in (
+        ("on_hold", {}),
+        ("operating", {}),
+        ("dropped", {"drop_reason": "investor_changed_plans"}),
+        ("operating", {"reason": "投资方恢复计划"}),
+    ):
+        url = f"/projects/{saic.id}/transition?to={stage}"
+        form = {"version": str(fresh(saic.id).version), "date": TODAY.isoformat(), **extra}
+        assert client.form(url, form).status_code == 302, stage
+        assert fresh(saic.id).stage == Stage(stage)
+    page = client.get(f"/projects/{saic.id}").get_data(as_text=True)
+    assert "Signing to construction start: 60 days" in page
+
+    other = make_client()
+    login(other, "officer.wangcheng@example.com", DEMO_PASSWORD)
+    page = other.get(f"/projects/{desai.id}").get_data(as_text=True)
+    assert "Planned investment of at least 10" in page
+    assert "Signing to construction start: 18 days" in page
+    url = f"/projects/{desai.id}/transition?to=operating"
+    form = {"version": str(fresh(desai.id).version), "date": TODAY.isoformat()}
+    assert other.form(url, form).status_code == 302
+    assert fresh(desai.id).stage == Stage.OPERATING
