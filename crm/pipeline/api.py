@@ -21,7 +21,7 @@ from crm.pipeline.access import can_edit, get_visible_project, project_scope
 from crm.pipeline.changes import FieldChange, project_history
 from crm.pipeline.errors import ConflictError, NotAllowed, ProjectError
 from crm.pipeline.models import Project
-from crm.pipeline.stages import TransitionError, transition
+from crm.pipeline.stages import TransitionError, local_today, transition
 from crm.pipeline.stages import history as stage_history
 from crm.reference.models import IndustrialChain, Zone
 
@@ -372,8 +372,6 @@ class TransitionIn(Schema):
     extra_responses=(412,),
 )
 def create_transition(project_id: int, body: TransitionIn) -> Any:
-    from crm.pipeline.stages import local_today
-
     project = _editable(project_id)
     try:
         expected = _if_match(project, required=False)

@@ -159,7 +159,6 @@ class ShareForm(FlaskForm):
 
 
 class ReassignForm(FlaskForm):
-    version = HiddenField()
     team = SelectField(_l("Team"), choices=[], validate_choice=True, default="")
     owner_id = SelectField(_l("Owner"), choices=[], validate_choice=True, default="")
     submit = SubmitField(_l("Reassign"))

@@ -20,7 +20,7 @@ from crm.accounts.models import Team, User
 from crm.enums import Role
 from crm.i18n import is_english, label, money_wan, stage_label
 from crm.pipeline import keys, timeline
-from crm.pipeline.access import can_edit, can_lead, project_scope
+from crm.pipeline.access import can_lead, project_scope
 from crm.pipeline.changes import FieldChange
 from crm.pipeline.models import Company, Project, ProjectShare
 from crm.reference.models import DropReason, IndustrialChain, Region, Zone
@@ -132,7 +132,8 @@ def load_page(session: Session, user: Any, project_id: int) -> ProjectPage | Non
         or project.team_id == user.team_id
         or any(s.can_edit and s.team_id == user.team_id for s, _ in shares)
     )
-    threshold = money_words(keys.key_threshold(session))
+    reasons = list(project.key_reasons or [])
+    threshold = money_words(keys.key_threshold(session)) if "amount" in reasons else ""
     return ProjectPage(
         project=project,
         company_name=company_name,
@@ -146,8 +147,7 @@ def load_page(session: Session, user: Any, project_id: int) -> ProjectPage | Non
         shares=shares,
         drop_reason=drop,
         key_reasons=[
-            keys.describe_reason(r, threshold, project.key_manual_reason)
-            for r in project.key_reasons or []
+            keys.describe_reason(r, threshold, project.key_manual_reason) for r in reasons
         ],
         timeline=timeline.stage_timeline(project),
         signing_to_start=timeline.days_signing_to_start(project),
@@ -160,14 +160,6 @@ def money_words(wan: Decimal) -> str:
     """An amount in 万元 as a reader says it: 10亿元 (1,000 M CNY in English)."""
     text = money_wan(wan)
     return text if is_english() else text.replace(" ", "")
-
-
-def editable_project(session: Session, user: Any, project_id: int) -> tuple[Project, bool]:
-    """(project, may the user edit it); raises NotFound when the user may not see it."""
-    from crm.pipeline.access import get_visible_project
-
-    project = get_visible_project(session, user, project_id)
-    return project, can_edit(session, user, project)
 
 
 # --- describing changed values -------------------------------------------------------------
@@ -247,5 +239,5 @@ def describe_conflict(session: Session, changes: list[FieldChange]) -> list[Chan
     return [
         ChangeLine(field_label(c.field), names.text(c.field, c.value), c.user_name, c.at)
         for c in changes
-        if c.field not in ("is_key", "key_reasons", "key_manual")
+        if c.field not in ("is_key", "key_reasons", "key_manual", "company_id")
     ]

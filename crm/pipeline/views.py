@@ -178,7 +178,7 @@ def project_edit(project_id: int) -> Any:
             values.pop("company_name")  # unchanged: keep the company (even a duplicate name)
         expected = _int(form.version.data)
         try:
-            services.update_project(
+            changes = services.update_project(
                 db.session, project, current_user, values, expected_version=expected
             )
             db.session.commit()
@@ -196,6 +196,8 @@ def project_edit(project_id: int) -> Any:
             abort(403)
         else:
             flash(_("Project saved."), "success")
+            if "team" in changes and not current_user.sees_all_teams:
+                return redirect(url_for("pipeline.project_list"))  # it left the user's team
             return redirect(url_for("pipeline.project_detail", project_id=project_id))
     status = 409 if conflict is not None else (422 if request.method == "POST" else 200)
     return render_template(
