@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field
 from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
 from crm.extensions import db
 from crm.incentives import services, store
-from crm.incentives.engine import STATUS_VALUES, today
+from crm.incentives.engine import STATUS_VALUES
 from crm.incentives.facts import validate_facts
 from crm.incentives.model import policy_to_dict
 from crm.incentives.policies import PolicyLoadError
@@ -191,7 +191,7 @@ def incentives_compare(body: CompareIn) -> CompareOut:
         raise ApiError(422, "Unknown zone.", errors)
     facts = _facts(body.facts)
     refs = [known[code] for code in dict.fromkeys(body.zones)]
-    as_of = body.as_of or today()
+    as_of = body.as_of or services.today()
     evaluations, policies = services.compare_zones(db.session, refs, facts, as_of)
     return CompareOut(
         as_of=as_of,

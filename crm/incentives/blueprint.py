@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from crm.incentives.engine import today
+from crm.incentives import services
 
 bp = Blueprint("incentives", __name__)
 
@@ -46,13 +46,13 @@ def status_labels() -> dict[str, str]:
 def parse_day(text: str | None) -> tuple[date, str | None]:
     """A `YYYY-MM-DD` date from a form or query string; today and an error if malformed."""
     if not text:
-        return today(), None
+        return services.today(), None
     try:
         if len(text) != 10:
             raise ValueError(text)
         return date.fromisoformat(text), None
     except ValueError:
-        return today(), str(_l("Not a date: write it as YYYY-MM-DD."))
+        return services.today(), str(_l("Not a date: write it as YYYY-MM-DD."))
 
 
 @bp.app_context_processor

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, aliased
 
 from crm import audit
 from crm.accounts.models import User
-from crm.incentives.engine import Evaluation, compare, evaluate, today
+from crm.incentives import engine
+from crm.incentives.engine import Evaluation, compare, evaluate
 from crm.incentives.facts import FACTS, facts_to_json, validate_facts
 from crm.incentives.models import SavedEvaluation
 from crm.incentives.store import PolicySet, current_policies
@@ -27,6 +28,11 @@ from crm.reference.models import IndustrialChain, Zone
 
 # Facts a project carries in its own columns; the evaluation form shows them, read-only.
 PROJECT_OWNED_FACTS = ("chain", "planned_investment")
+
+
+def today() -> date:
+    """Today in Asia/Shanghai: the default evaluation date (one clock for pages and API)."""
+    return engine.today()
 
 
 @dataclass(frozen=True)

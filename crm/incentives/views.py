@@ -15,7 +15,6 @@ from crm.extensions import db
 from crm.i18n import is_english
 from crm.incentives import services
 from crm.incentives.blueprint import bp, parse_day
-from crm.incentives.engine import today
 from crm.incentives.forms import fact_fields, read_facts
 from crm.pipeline import queries
 from crm.pipeline.access import can_edit
@@ -34,7 +33,7 @@ def _panel(session: Any, user: Any, project: Any) -> dict[str, Any]:
     context = services.project_context(session, project)
     zone = context.default_zone
     saved, saved_total = services.saved_evaluations(session, project.id, limit=SAVED_IN_PANEL)
-    result = services.evaluate_in_zone(session, zone, context.facts, today()) if zone else None
+    result = services.evaluate_in_zone(session, zone, context.facts) if zone else None
     return {
         "project": project,
         "zone": zone,

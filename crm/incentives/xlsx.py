@@ -76,13 +76,14 @@ def comparison_workbook(
     ranking = workbook.active
     ranking.title = _("Comparison")
     title = _("Incentives compared as of %(day)s", day=as_of.isoformat())
-    if project_name:
-        title += f" · {project_name}"
     write_text(ranking, 1, 1, title).font = Font(bold=True, size=13)
+    if project_name:
+        write_text(ranking, 2, 1, _("Project"))
+        write_text(ranking, 2, 2, project_name)
     statuses = list(status_labels)
     _header(
         ranking,
-        2,
+        3,
         [
             _("Rank"),
             _("Zone"),
@@ -94,7 +95,7 @@ def comparison_workbook(
         [8, 30, 22, 18, 20, *([14] * len(statuses))],
     )
     for index, item in enumerate(evaluations, start=1):
-        row = index + 2
+        row = index + 3
         ranking.cell(row=row, column=1, value=index)
         write_text(ranking, row, 2, item.zone.name_en if english else item.zone.name_zh)
         write_text(ranking, row, 3, item.zone.code)
