@@ -23,6 +23,7 @@ from crm.incentives.services import zones
 from crm.security import roles_required
 
 CONTEXT_LINES = 2
+MAX_VERSION = 1_000_000  # beyond any real history; keeps the number within an INTEGER
 
 
 def _issue_view(issue: PolicyIssue, lines: list[str]) -> dict[str, Any]:
@@ -83,6 +84,8 @@ def policy_detail(code: str) -> Any:
     """One policy (?version=N for an older version) with its measures and history."""
     stored = store.find_policy(db.session, code) or abort(404)
     number = request.args.get("version", type=int) or stored.current_version
+    if not 1 <= number <= MAX_VERSION:
+        abort(404)
     version = store.find_version(db.session, stored, number) or abort(404)
     try:
         policy, problem = store.compiled_version(db.session, version), None
@@ -159,6 +162,8 @@ def policy_apply() -> Any:
     text, file_name, origin, _problem = _submitted_text()
     note = request.form.get("note", "")[:2000]
     base = request.form.get("base_version", type=int)
+    if base is not None and not 0 <= base <= MAX_VERSION:
+        base = -1  # cannot match: refused as stale
     try:
         preview = store.preview_upload(db.session, text, file_name)
         version = store.save_version(

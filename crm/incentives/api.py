@@ -289,7 +289,9 @@ class PolicyDetailOut(Schema):
 
 
 class PolicyQuery(Schema):
-    version: int | None = Field(None, ge=1, description="a past version; default the current")
+    version: int | None = Field(
+        None, ge=1, le=1_000_000, description="a past version; default the current"
+    )
 
 
 @route(

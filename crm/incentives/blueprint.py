@@ -76,3 +76,12 @@ def incentive_fact_label(key: str) -> str:
     if fact is None:
         return key
     return fact.label_en if is_english() else fact.label_zh
+
+
+@bp.app_template_global()
+def incentive_condition(text: str) -> str:
+    """A condition's text for the current language (fact labels in Chinese)."""
+    from crm.i18n import is_english
+    from crm.incentives.explain_zh import condition_text
+
+    return text if is_english() else condition_text(text)

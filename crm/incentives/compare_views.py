@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -75,6 +75,8 @@ def _state() -> CompareState:
         problems["as_of"] = problem
     context = None
     project_id = args.get("project", type=int)
+    if project_id is not None and not 0 < project_id < 2**31:
+        abort(404)
     if project_id:
         project = get_visible_project(db.session, current_user, project_id)  # 404 if hidden
         context = services.project_context(db.session, project)

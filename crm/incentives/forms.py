@@ -63,6 +63,7 @@ def error_text(message: str) -> str:
         "unknown fact": _("unknown fact"),
         "must be a number": _("must be a number"),
         "must not be negative": _("must not be negative"),
+        "is too large": _("is too large"),
         "must be true or false": _("must be true or false"),
         "must be a list": _("must be a list"),
     }

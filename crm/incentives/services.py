@@ -106,12 +106,28 @@ class ProjectContext:
         return self.landed_zone or self.target_zone
 
 
-def project_context(session: Session, project: Project) -> ProjectContext:
-    """The project's zones and chain (one query) and its facts, validated again.
+def project_facts(
+    stored: Mapping[str, Any] | None, chain: str | None, planned_investment: Decimal | None
+) -> tuple[dict[str, object], dict[str, object], dict[str, str]]:
+    """A project's facts for the engine: `(facts, derived, ignored)`.
 
-    `chain` and `planned_investment` come from the project itself; a stored fact that no
-    longer validates (the catalogue changed) is left out and reported in `ignored`.
+    `chain` and `planned_investment` come from the project's own columns (`derived`); the
+    stored facts are validated again and those that no longer validate (the catalogue
+    changed) are left out and reported in `ignored`.
     """
+    kept = {k: v for k, v in (stored or {}).items() if k not in PROJECT_OWNED_FACTS}
+    facts, ignored = validate_facts(kept)
+    derived: dict[str, object] = {}
+    if chain:
+        derived["chain"] = chain
+    if planned_investment is not None:
+        derived["planned_investment"] = Decimal(planned_investment)
+    facts.update(derived)
+    return facts, derived, ignored
+
+
+def project_context(session: Session, project: Project) -> ProjectContext:
+    """The project's zones and chain (one query) and its facts (see `project_facts`)."""
     landed, target = aliased(Zone), aliased(Zone)
     row = session.execute(
         select(IndustrialChain.code, landed, target)
@@ -122,14 +138,7 @@ def project_context(session: Session, project: Project) -> ProjectContext:
         .where(Project.id == project.id)
     ).one()
     chain, landed_zone, target_zone = row
-    stored = {k: v for k, v in (project.facts or {}).items() if k not in PROJECT_OWNED_FACTS}
-    facts, ignored = validate_facts(stored)
-    derived: dict[str, object] = {}
-    if chain:
-        derived["chain"] = chain
-    if project.planned_investment is not None:
-        derived["planned_investment"] = Decimal(project.planned_investment)
-    facts.update(derived)
+    facts, derived, ignored = project_facts(project.facts, chain, project.planned_investment)
     return ProjectContext(
         project,
         chain,
@@ -177,10 +186,19 @@ def evaluate_in_zone(
 
 
 def compare_zones(
-    session: Session, zone_refs: Iterable[ZoneRef], facts: Mapping[str, object], as_of: date
+    session: Session,
+    zone_refs: Iterable[ZoneRef],
+    facts: Mapping[str, object],
+    as_of: date,
+    *,
+    policies: PolicySet | None = None,
 ) -> tuple[list[ZoneEvaluation], PolicySet]:
-    """The same facts evaluated in each zone, best estimated total first."""
-    policies = current_policies(session)
+    """The same facts evaluated in each zone, best estimated total first.
+
+    `policies` (from `current_policies`) may be passed when evaluating many fact sets, so
+    the current versions are looked up once.
+    """
+    policies = policies or current_policies(session)
     by_code = {zone.code: zone for zone in zone_refs}
     assumed_facts, assumed = assume_registered(facts)
     pairs = [(zone.code, zone.level) for zone in by_code.values()]

@@ -40,10 +40,15 @@ def _panel(session: Any, user: Any, project: Any) -> dict[str, Any]:
         "landed": context.landed_zone is not None,
         "result": result,
         "data": result.to_dict() if result else None,
+        "policy_titles": _titles(result.policies) if result else {},
         "saved": saved,
         "saved_total": saved_total,
         "ignored": context.ignored,
     }
+
+
+def _titles(policies: services.PolicySet) -> dict[str, tuple[str, str]]:
+    return {p.id: (p.title_zh, p.title_en) for p in policies.policies}
 
 
 register(Panel("incentives", "incentives/_panel.html", _panel, order=50))
@@ -106,7 +111,7 @@ def _render(
         as_of=as_of,
         result=result,
         data=result.to_dict() if result else None,
-        policy_titles={p.id: (p.title_zh, p.title_en) for p in policies.policies},
+        policy_titles=_titles(policies),
         fields=fields,
         errors=errors or {},
         problems=problems or {},

@@ -204,6 +204,10 @@ class TestRefusals:
             "facts.good_credit",
         }
 
+    def test_amounts_beyond_any_project(self, client, headers):
+        response = evaluate(client, headers, rd_expense=10**30, rd_expense_prev=1)
+        assert self.fields(response) == {"facts.rd_expense"}
+
     def test_unknown_chain(self, client, headers):
         assert self.fields(evaluate(client, headers, chain="perpetual-motion")) == {"facts.chain"}
 

@@ -187,6 +187,7 @@ class TestEvaluationPage:
         assert saved.facts["rd_expense"] == "5000"
         url = f"/projects/{project.id}/incentives/evaluations/{saved.id}"
         assert response.headers["Location"].endswith(url)
+
         def content(page):  # the page's own content (the navigation carries a fresh token)
             return page.get_data(as_text=True).split('<main id="main"', 1)[1]
 
