@@ -43,6 +43,12 @@ def _issue_view(issue: PolicyIssue, lines: list[str]) -> dict[str, Any]:
     }
 
 
+def _file_name(value: str | None) -> str:
+    """The last part of a file name, printable characters only, at most 200."""
+    name = (value or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in name if ch.isprintable())[:200]
+
+
 def _submitted_text() -> tuple[str, str, str, str | None]:
     """(text, file name, origin, decoding error) from the upload form.
 
@@ -51,7 +57,7 @@ def _submitted_text() -> tuple[str, str, str, str | None]:
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         data = upload.stream.read(store.MAX_SOURCE_CHARS * 4 + 1)
-        name = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "policy.yaml"
+        name = _file_name(upload.filename) or "policy.yaml"
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -59,7 +65,7 @@ def _submitted_text() -> tuple[str, str, str, str | None]:
         origin = "upload"
     else:
         text = request.form.get("text", "")
-        name = (request.form.get("file_name") or "editor.yaml")[:200]
+        name = _file_name(request.form.get("file_name")) or "editor.yaml"
         origin = request.form.get("origin") if request.form.get("origin") in store.ORIGINS else None
         origin = origin or "editor"
     return text.replace("\r\n", "\n").replace("\r", "\n"), name, origin, None

@@ -55,8 +55,13 @@ def zones(session: Session) -> list[ZoneRef]:
     ]
 
 
+def _plausible_code(code: str) -> bool:
+    """Codes are short lower-case words; anything else (NUL bytes...) never reaches SQL."""
+    return 0 < len(code) <= 64 and code.isascii() and code.isprintable()
+
+
 def zone_by_code(session: Session, code: str | None) -> ZoneRef | None:
-    if not code:
+    if not code or not _plausible_code(code):
         return None
     zone = session.scalar(select(Zone).where(Zone.code == code))
     return _zone_ref(zone) if zone is not None else None
@@ -64,7 +69,7 @@ def zone_by_code(session: Session, code: str | None) -> ZoneRef | None:
 
 def zones_by_code(session: Session, codes: Iterable[str]) -> dict[str, ZoneRef]:
     """The zones with these codes (active or not), by code; unknown codes are left out."""
-    wanted = set(codes)
+    wanted = {code for code in codes if _plausible_code(code)}
     if not wanted:
         return {}
     return {
@@ -264,7 +269,7 @@ def save_evaluation(
         by_assessment_without_cap=evaluation.by_assessment_without_cap,
         counts=dict(evaluation.counts),
         policy_versions=dict(evaluation.policy_versions),
-        note=(note or "").strip() or None,
+        note=(note or "").replace("\x00", "").strip() or None,
         created_by_id=user_id,
     )
     session.add(saved)

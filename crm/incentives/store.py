@@ -163,6 +163,8 @@ def compiled_version(session: Session, version: PolicyVersion) -> Policy:
 
 
 def find_policy(session: Session, code: str) -> StoredPolicy | None:
+    if not (0 < len(code) <= 100 and code.isascii() and code.isprintable()):
+        return None  # policy ids are short ASCII words; NUL bytes never reach SQL
     return session.scalar(select(StoredPolicy).where(StoredPolicy.code == code))
 
 
@@ -304,7 +306,7 @@ def save_version(
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
         measure_count=len(policy.measures),
-        note=note or None,
+        note=(note or "").replace("\x00", "") or None,
         created_by_id=user_id,
     )
     session.add(version)

@@ -204,6 +204,16 @@ class TestRefusals:
             "facts.good_credit",
         }
 
+    def test_odd_characters_never_reach_the_database(self, client, headers):
+        assert self.fields(evaluate(client, headers, zone="changsha\x00etdz")) == {"zone"}
+        response = client.post(
+            "/api/v1/incentives/compare",
+            json={"zones": ["changsha-etdz", "\x00"], "facts": {"chain": "a\x00"}},
+            headers=headers,
+        )
+        assert self.fields(response) == {"zones.1"}
+        assert client.get("/api/v1/policies/x%00y", headers=headers).status_code == 404
+
     def test_amounts_beyond_any_project(self, client, headers):
         response = evaluate(client, headers, rd_expense=10**30, rd_expense_prev=1)
         assert self.fields(response) == {"facts.rd_expense"}
