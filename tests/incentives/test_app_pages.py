@@ -16,7 +16,6 @@ from crm.enums import Role
 from crm.extensions import db
 from crm.incentives import services, store
 from crm.incentives.models import SavedEvaluation
-from crm.incentives.xlsx import safe_text
 from crm.pipeline.models import Project
 from tests import factories
 from tests.conftest import login
@@ -265,26 +264,30 @@ class TestExcelExport:
         response = client.get(
             "/incentives/compare.xlsx?go=1&as_of=2026-06-01&zones=wangcheng-etdz"
             "&zones=changsha-etdz&f_rd_expense=5000&f_rd_expense_prev=2000&f_chain=automobile"
+            "&f_good_credit=true"
         )
         assert response.status_code == 200
         assert response.mimetype.endswith("spreadsheetml.sheet")
         assert "incentives-compare-2026-06-01.xlsx" in response.headers["Content-Disposition"]
         book = load_workbook(io.BytesIO(response.data))
         ranking, measures, facts = book.worksheets
-        assert [ranking.cell(row=r, column=3).value for r in (4, 5)] == [
+        assert "2026-06-01" in ranking["A1"].value
+        assert ranking["D2"].value.endswith("(万元)")  # the unit is in the header
+        assert [ranking.cell(row=r, column=3).value for r in (3, 4)] == [
             "changsha-etdz",
             "wangcheng-etdz",
         ]
-        total = ranking.cell(row=4, column=4)
+        assert [ranking.cell(row=r, column=1).value for r in (3, 4)] == [1, 2]  # the rank
+        total = ranking["D3"]
         assert total.value == 200 and total.number_format == "#,##0.00"
-        assert ranking.freeze_panes == "A4"
-        rows = list(measures.iter_rows(min_row=2, values_only=True))
+        assert ranking.freeze_panes == "A3"
+        rows = list(measures.iter_rows(min_row=3, values_only=True))
         rd = [row for row in rows if row[7] == CAPPED_ZH]
-        assert len(rd) == 1 and rd[0][5] == 200 and rd[0][8]
-        assert all(row[4] for row in rows)
-        facts_rows = {row[1]: row[2] for row in facts.iter_rows(min_row=2, values_only=True)}
+        assert len(rd) == 1 and rd[0][5] == 200 and rd[0][6] == 200 and rd[0][8]
+        assert {row[0] for row in rows} == {"长沙经济技术开发区", "望城经济技术开发区"}
+        facts_rows = {row[1]: row[2] for row in facts.iter_rows(min_row=3, values_only=True)}
         assert facts_rows["rd_expense"] == "5000" and facts_rows["chain"] == "automobile"
-        assert set(facts_rows) == {"rd_expense", "rd_expense_prev", "chain"}
+        assert set(facts_rows) == {"rd_expense", "rd_expense_prev", "chain", "good_credit"}
 
     def test_text_is_never_a_formula(self, client, officer):
         _user, team = officer
@@ -294,12 +297,10 @@ class TestExcelExport:
         )
         assert response.status_code == 200
         book = load_workbook(io.BytesIO(response.data))
-        name = book.worksheets[0].cell(row=2, column=2)
-        assert name.data_type == "s" and name.value == "'" + project.name
         for sheet in book.worksheets:
+            title = sheet["A1"]
+            assert title.value.startswith(project.name)  # stored exactly as written...
+            assert title.data_type == "s" and title.quotePrefix  # ...and shown as text
             for row in sheet.iter_rows():
                 for cell in row:
                     assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
-        for text in ("=1+2", "+SUM(A1)", "-2+3", "@cmd", "\t=x"):
-            assert safe_text(text) == "'" + text
-        assert safe_text("5,000") == "5,000"
