@@ -312,6 +312,19 @@ def save_version(
     session.add(version)
     stored.current_version = preview.new_number
     session.flush()
+    if origin != "seed":  # seed loads are recorded by the version rows themselves
+        _audit(session, stored, version, preview, user_id)
+    clear_cache()
+    return version
+
+
+def _audit(
+    session: Session,
+    stored: StoredPolicy,
+    version: PolicyVersion,
+    preview: UploadPreview,
+    user_id: int | None,
+) -> None:
     audit.record(
         session,
         user_id=user_id,
@@ -319,11 +332,9 @@ def save_version(
         entity_id=stored.id,
         action="new_version",
         changes={
-            "policy": policy.id,
+            "policy": preview.policy.id,
             "version": version.number,
-            "origin": origin,
+            "origin": version.origin,
             "changes": preview.changes if not preview.is_new else ["policy added"],
         },
     )
-    clear_cache()
-    return version

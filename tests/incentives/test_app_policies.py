@@ -9,6 +9,7 @@ import shutil
 import pytest
 from sqlalchemy import event, func, select
 
+from crm.audit import AuditLog
 from crm.enums import Role
 from crm.extensions import db
 from crm.incentives import seed_data, store
@@ -193,6 +194,12 @@ class TestUploadFlow:
         assert applied.status_code == 302
         assert applied.headers["Location"].endswith(f"/incentives/policies/{MOFCOM}")
         assert versions(MOFCOM) == [(1, "seed"), (2, "editor")]
+        entry = db.session.scalar(
+            select(AuditLog).where(
+                AuditLog.entity_type == "incentive_policy", AuditLog.action == "new_version"
+            )
+        )
+        assert entry.changes["version"] == 2 and entry.changes["origin"] == "editor"
         detail = admin_client.get(f"/incentives/policies/{MOFCOM}").get_data(as_text=True)
         assert 'data-testid="version-number">2<' in detail and "end date announced" in detail
         old = admin_client.get(f"/incentives/policies/{MOFCOM}?version=1").get_data(as_text=True)
