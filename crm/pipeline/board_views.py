@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from crm import nav
 from crm.enums import ALL_STAGES, Stage
 from crm.extensions import db
+from crm.i18n import stage_label
 from crm.pipeline import board, listing
 from crm.pipeline.blueprint import bp
 from crm.pipeline.list_views import filter_template_context, read_list_request
@@ -33,6 +36,28 @@ def board_transition_url(project_id: int, stage: Stage | str) -> str:
     return transition_url(project_id, stage)
 
 
+def card_context() -> dict[str, Any]:
+    """What every card repeats, translated once per request instead of once per card."""
+    labels = {s: stage_label(s) for s in ALL_STAGES}
+    move_options = {
+        current: Markup("").join(
+            Markup('<option value="{}">{}</option>').format(s.value, labels[s])
+            for s in ALL_STAGES
+            if s != current
+        )
+        for current in ALL_STAGES
+    }
+    return {
+        "stage_labels": labels,
+        "move_options": move_options,
+        "days_label": _("%(n)d days in stage"),
+        "move_label": _("Move %(name)s to"),
+        "move_text": _("Move"),
+        "key_text": _("Key"),
+        "can_move": current_user.can_write,
+    }
+
+
 @bp.get("/board")
 @login_required
 def board_page() -> Any:
@@ -47,9 +72,8 @@ def board_page() -> Any:
         problems=problems,
         filter_args=filter_args,
         query=listing.query_string(filter_args),
-        all_stages=ALL_STAGES,
-        can_move=current_user.can_write,
         filter_action=url_for("pipeline.board_page"),
+        **card_context(),
         **filter_template_context(found, options),
     )
 
@@ -76,6 +100,5 @@ def board_column(stage: str) -> Any:
         column=column,
         today=today,
         query=listing.query_string(found.args()),
-        all_stages=ALL_STAGES,
-        can_move=current_user.can_write,
+        **card_context(),
     )

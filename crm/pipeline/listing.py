@@ -22,7 +22,7 @@ parameters AND-ed):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask_babel import gettext as _
-from sqlalchemy import Text, and_, case, cast, exists, false, func, or_, select
+from sqlalchemy import Select, Text, and_, case, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -451,10 +451,11 @@ def _tag_condition(tags: Sequence[str], today: date) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     if wanted_lists:
         parts.append(
-            exists().where(
-                CompanyTop500.company_id == Project.company_id,
-                CompanyTop500.list_code.in_(wanted_lists),
-                CompanyTop500.year.in_((today.year, today.year - 1)),
+            Project.company_id.in_(
+                select(CompanyTop500.company_id).where(
+                    CompanyTop500.list_code.in_(wanted_lists),
+                    CompanyTop500.year.in_((today.year, today.year - 1)),
+                )
             )
         )
     if other:
@@ -529,6 +530,23 @@ def count_and_sum(
     return int(total), Decimal(amount)
 
 
+def page_ids(
+    user: User, f: ProjectFilter, sort: ListSort, *, limit: int, offset: int, today: date
+) -> Select[Any]:
+    """The ids of one page, in order: filtered and sorted on narrow data (indexes, and
+    only the join the sort needs), so the wide rows are read for these ids alone."""
+    stmt = select(Project.id).where(*where_clauses(user, f, today))
+    if sort.key == "company":
+        stmt = stmt.join(Company, Company.id == Project.company_id)
+    elif sort.key == "chain":
+        stmt = stmt.outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
+    elif sort.key == "team":
+        stmt = stmt.join(Team, Team.id == Project.team_id)
+    elif sort.key == "owner":
+        stmt = stmt.outerjoin(User, User.id == Project.owner_id)
+    return stmt.order_by(*order_by(sort)).limit(limit).offset(offset)
+
+
 def list_page(
     session: Session,
     user: User,
@@ -539,27 +557,9 @@ def list_page(
     per_page: int,
     today: date,
 ) -> ListPage:
-    """A page of matching projects with the names a row shows: two queries in all."""
+    """A page of matching projects with the names a row shows: two queries in all (the
+    count and sum; the rows, as a "deferred join" on the page's ids)."""
     total, amount = count_and_sum(session, user, f, today)
-    stmt = (
-        project_rows_stmt()
-        .where(*where_clauses(user, f, today))
-        .order_by(*order_by(sort))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
+    ids = page_ids(user, f, sort, limit=per_page, offset=(page - 1) * per_page, today=today)
+    stmt = project_rows_stmt().where(Project.id.in_(ids)).order_by(*order_by(sort))
     return ListPage(to_rows(session.execute(stmt)), total, amount, page, per_page)
-
-
-def export_rows(
-    session: Session, user: User, f: ProjectFilter, sort: ListSort, today: date
-) -> Iterator[ProjectRow]:
-    """Every matching row, streamed from the database in batches (for the xlsx export)."""
-    stmt = (
-        project_rows_stmt()
-        .where(*where_clauses(user, f, today))
-        .order_by(*order_by(sort))
-        .execution_options(yield_per=500)
-    )
-    for row in session.execute(stmt):
-        yield ProjectRow(*row)
