@@ -27,7 +27,7 @@ from sqlalchemy import event, insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PASSWORD = "bench-password-2026"  # noqa: S105 - benchmark data only
+PASSWORD = "bench-password-2026"
 
 
 def make_app(url: str) -> Any:
@@ -52,8 +52,8 @@ def generate(url: str, projects: int, companies: int) -> None:
     from crm.enums import Role
     from crm.extensions import db
     from crm.reference.demo import generate as generate_projects
-    from crm.reference.seed import load_reference_data
     from crm.reference.models import Zone
+    from crm.reference.seed import load_reference_data
     from crm.security import hash_password
 
     app = make_app(url)

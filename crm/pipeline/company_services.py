@@ -8,6 +8,7 @@ whenever one of its names changes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,22 @@ def clean_aliases(aliases: Iterable[str], name: str, name_en: str | None = None)
         if alias and key and key not in seen:
             seen.add(key)
             out.append(alias[:300])
+    return out
+
+
+def _unique_texts(texts: Iterable[str], *, exclude: Iterable[str] = ()) -> list[str]:
+    """Texts without blanks and exact repeats (compared case- and width-insensitively)."""
+
+    def key(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    seen = {key(t) for t in exclude}
+    out = []
+    for text in texts:
+        text = " ".join((text or "").split())[:300]
+        if text and key(text) not in seen:
+            seen.add(key(text))
+            out.append(text)
     return out
 
 
@@ -310,7 +327,9 @@ def merge_companies(
     names = [*aliases_before, source.name, *(source.aliases or [])]
     if source.name_en and target.name_en and source.name_en != target.name_en:
         names.append(source.name_en)
-    target.aliases = clean_aliases(names, target.name, target.name_en)[:MAX_ALIASES]
+    # Kept word for word (not deduplicated by normalised name): the merged record's full
+    # names stay on file as the target's former names.
+    target.aliases = _unique_texts(names, exclude=[target.name])[:MAX_ALIASES]
     target.name_en = target.name_en or source.name_en
     target.tags = [t for t in COMPANY_TAGS if t in set(target.tags or []) | set(source.tags or [])]
     for attr in ("ownership_type", "hq_city", "hq_province"):
