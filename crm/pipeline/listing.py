@@ -40,6 +40,7 @@ from crm.pipeline.access import project_scope
 from crm.pipeline.models import Company, CompanyTop500, Project
 from crm.pipeline.names import query_variants
 from crm.pipeline.queries import ProjectRow, project_rows_stmt, to_rows
+from crm.pipeline.scope_sql import in_subquery
 from crm.reference.models import IndustrialChain, Region, Zone
 
 TOP500_ANY = "top500"
@@ -492,11 +493,17 @@ def _sort_columns(key: str) -> list[Any]:
     }[key]
 
 
+# Sorts whose value can be empty; only these say NULLS LAST, because PostgreSQL cannot use
+# an ascending index backwards for `DESC NULLS LAST` (SQLite can).
+_NULLABLE_SORTS = frozenset({"amount", "signed", "chain", "owner"})
+
+
 def order_by(sort: ListSort) -> list[Any]:
     """ORDER BY for a sort: empty values last either way, then the id (a stable order)."""
-    columns = [
-        (c.desc() if sort.descending else c.asc()).nulls_last() for c in _sort_columns(sort.key)
-    ]
+    columns = []
+    for column in _sort_columns(sort.key):
+        ordered = column.desc() if sort.descending else column.asc()
+        columns.append(ordered.nulls_last() if sort.key in _NULLABLE_SORTS else ordered)
     return [*columns, Project.id.desc() if sort.descending else Project.id.asc()]
 
 
@@ -561,5 +568,5 @@ def list_page(
     count and sum; the rows, as a "deferred join" on the page's ids)."""
     total, amount = count_and_sum(session, user, f, today)
     ids = page_ids(user, f, sort, limit=per_page, offset=(page - 1) * per_page, today=today)
-    stmt = project_rows_stmt().where(Project.id.in_(ids)).order_by(*order_by(sort))
+    stmt = project_rows_stmt().where(in_subquery(Project.id, ids)).order_by(*order_by(sort))
     return ListPage(to_rows(session.execute(stmt)), total, amount, page, per_page)
