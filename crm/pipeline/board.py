@@ -73,7 +73,7 @@ def stage_totals(
     rows = session.execute(
         select(
             Project.stage,
-            func.count(Project.id),
+            func.count(),
             func.coalesce(func.sum(Project.planned_investment), 0),
         )
         .where(*listing.where_clauses(user, f, today))

@@ -32,7 +32,7 @@ def list_companies(
         if found is None:
             return [], 0
         conds.append(found)
-    total = session.scalar(select(func.count(Company.id)).where(*conds)) or 0
+    total = session.scalar(select(func.count()).select_from(Company).where(*conds)) or 0
     rows = list(
         session.scalars(
             select(Company)
@@ -50,7 +50,7 @@ def visible_project_counts(session: Session, user: User, company_ids: list[int])
     if not company_ids:
         return {}
     rows = session.execute(
-        select(Project.company_id, func.count(Project.id))
+        select(Project.company_id, func.count())
         .where(Project.company_id.in_(company_ids), project_scope(user))
         .group_by(Project.company_id)
     ).all()

@@ -530,9 +530,9 @@ def count_and_sum(
 ) -> tuple[int, Decimal]:
     """How many projects match and the sum of their planned investment (万元): one query."""
     total, amount = session.execute(
-        select(
-            func.count(Project.id), func.coalesce(func.sum(Project.planned_investment), 0)
-        ).where(*where_clauses(user, f, today))
+        select(func.count(), func.coalesce(func.sum(Project.planned_investment), 0)).where(
+            *where_clauses(user, f, today)
+        )
     ).one()
     return int(total), Decimal(amount)
 
