@@ -109,6 +109,16 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
+def analyze(url: str) -> None:
+    """Fresh planner statistics, as autovacuum (PostgreSQL) or PRAGMA optimize (SQLite) keep."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+    engine.dispose()
+
+
 def run(url: str, repeat: int) -> None:
     from crm.extensions import db
 
@@ -163,10 +173,15 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=100_000)
     parser.add_argument("--companies", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument(
+        "--analyze", action="store_true", help="refresh planner statistics before running"
+    )
     args = parser.parse_args()
     if args.command == "generate":
         generate(args.url, args.projects, args.companies)
     else:
+        if args.analyze:
+            analyze(args.url)
         run(args.url, args.repeat)
 
 
