@@ -16,7 +16,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from crm.accounts.models import User
 from crm.enums import Role
 from crm.pipeline.models import Project, ProjectShare
-from crm.pipeline.scope_sql import in_subquery
+from crm.pipeline.sql_hints import in_subquery
 
 
 def project_scope(user: User) -> ColumnElement[bool]:

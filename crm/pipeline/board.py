@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
 from crm.enums import ALL_STAGES, MAIN_STAGES, SIDE_STAGES, Stage
-from crm.pipeline import listing
+from crm.pipeline import list_queries, listing
 from crm.pipeline.models import Company, Project
 
 CARDS_PER_PAGE = 20
@@ -76,7 +76,7 @@ def stage_totals(
             func.count(),
             func.coalesce(func.sum(Project.planned_investment), 0),
         )
-        .where(*listing.where_clauses(user, f, today))
+        .where(*list_queries.where_clauses(user, f, today))
         .group_by(Project.stage)
     ).all()
     return {Stage(stage): (int(count), Decimal(amount)) for stage, count, amount in rows}
@@ -117,7 +117,7 @@ def column_cards(
         )
         .join(Company, Company.id == Project.company_id)
         .outerjoin(User, User.id == Project.owner_id)
-        .where(*listing.where_clauses(user, f, today), Project.stage == stage)
+        .where(*list_queries.where_clauses(user, f, today), Project.stage == stage)
         .order_by(Project.updated_at.desc(), Project.id.desc())
         .limit(limit + 1)
         .offset(start)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
-from crm.pipeline import listing
+from crm.pipeline import list_queries, listing
 from crm.pipeline.access import project_scope
 from crm.pipeline.models import Company, CompanyTop500, Project
 from crm.visits.models import Contact
@@ -62,7 +62,7 @@ class CompanyPage:
     company: Company
     top500: list[CompanyTop500]
     contacts: list[Contact]
-    projects: listing.ListPage
+    projects: list_queries.ListPage
     merged_into: tuple[int, str] | None
     merged_from: list[tuple[int, str]]
 
@@ -89,7 +89,7 @@ def company_page(session: Session, user: User, company: Company, *, today: Any) 
             .limit(CONTACTS_SHOWN)
         )
     )
-    projects = listing.list_page(
+    projects = list_queries.list_page(
         session,
         user,
         listing.ProjectFilter(company_id=company.id),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from crm.accounts.models import Team, User
 from crm.enums import ALL_STAGES
 from crm.i18n import stage_label
-from crm.pipeline import listing
+from crm.pipeline import list_queries, listing
 from crm.pipeline.find_labels import investor_tag_label
 from crm.pipeline.models import Company, Project
 from crm.reference.models import IndustrialChain, Region, Zone
@@ -115,8 +115,8 @@ def write_projects_xlsx(
     Returns the number of rows written."""
     stmt = (
         _export_stmt(english)
-        .where(*listing.where_clauses(user, f, today))
-        .order_by(*listing.order_by(sort))
+        .where(*list_queries.where_clauses(user, f, today))
+        .order_by(*list_queries.order_by(sort))
         .execution_options(yield_per=1000)
     )
     yes, no = _("Yes"), _("No")

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from crm.enums import ALL_STAGES, TOP500_LISTS, InvestorTag
 from crm.extensions import db
-from crm.pipeline import listing
+from crm.pipeline import list_queries, listing
 from crm.pipeline.blueprint import bp
 from crm.pipeline.list_models import SavedFilter
 from crm.pipeline.saved_filters import (
@@ -58,7 +58,7 @@ def project_list() -> Any:
     if not 1 <= page <= MAX_PAGE:
         problems.append(("page", _("Not a page number.")))
         page = 1
-    result = listing.list_page(
+    result = list_queries.list_page(
         db.session,
         current_user,
         found,

@@ -23,24 +23,22 @@ parameters AND-ed):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, Text, and_, case, cast, false, func, or_, select
+from sqlalchemy import Text, and_, case, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm.accounts.models import Team, User
 from crm.enums import ALL_STAGES, TOP500_LISTS, InvestorTag, Stage
-from crm.pipeline.access import project_scope
 from crm.pipeline.models import Company, CompanyTop500, Project
 from crm.pipeline.names import query_variants
-from crm.pipeline.queries import ProjectRow, project_rows_stmt, to_rows
-from crm.pipeline.scope_sql import in_subquery
+from crm.pipeline.sql_hints import unselective
 from crm.reference.models import IndustrialChain, Region, Zone
 
 TOP500_ANY = "top500"
@@ -77,6 +75,11 @@ class ProjectFilter:
     amount_max: Decimal | None = None
     dates: tuple[DateRange, ...] = ()
     q: str = ""
+    # (kind, ids) for the codes above when the options knew their ids; not part of args().
+    resolved: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def ids_for(self, kind: str) -> tuple[int, ...] | None:
+        return next((ids for k, ids in self.resolved if k == kind), None)
 
     def args(self) -> list[tuple[str, str]]:
         """The filter as canonical query parameters (what `parse_filter` reads back)."""
@@ -142,6 +145,9 @@ class FilterOptions:
     regions: Sequence[tuple[str, str, str]] = ()
     owners: Sequence[tuple[int, str]] = ()  # (user id, display name)
     validate_codes: bool = True
+    # kind ("chains", ...) -> code -> database ids, so filters compare ids the planner
+    # can estimate instead of sub-selecting codes.
+    ids: Mapping[str, Mapping[str, tuple[int, ...]]] = field(default_factory=dict)
 
     def codes(self, kind: str) -> set[str]:
         return {row[0] for row in getattr(self, kind)}
@@ -165,18 +171,30 @@ def _plain(value: Decimal) -> str:
 
 
 def load_filter_options(session: Session, user: User) -> FilterOptions:
-    """Codes and names for the filter form (a fixed number of small queries)."""
+    """Codes, names and ids for the filter form (a fixed number of small queries)."""
     chains = session.execute(
-        select(IndustrialChain.code, IndustrialChain.name_zh, IndustrialChain.name_en)
-        .where(IndustrialChain.retired.is_(False))
-        .order_by(IndustrialChain.sort, IndustrialChain.id)
+        select(
+            IndustrialChain.code,
+            IndustrialChain.name_zh,
+            IndustrialChain.name_en,
+            IndustrialChain.id,
+            IndustrialChain.retired,
+        ).order_by(IndustrialChain.sort, IndustrialChain.id)
     ).all()
     zones = session.execute(
-        select(Zone.code, Zone.name_zh, Zone.name_en).where(Zone.active.is_(True)).order_by(Zone.id)
+        select(Zone.code, Zone.name_zh, Zone.name_en, Zone.id)
+        .where(Zone.active.is_(True))
+        .order_by(Zone.id)
     ).all()
-    teams_stmt = select(Team.code, Team.name_zh, Team.name_en).where(Team.active.is_(True))
     regions = session.execute(
-        select(Region.code, Region.name_zh, Region.name_en).order_by(Region.sort, Region.id)
+        select(Region.code, Region.name_zh, Region.name_en, Region.id).order_by(
+            Region.sort, Region.id
+        )
+    ).all()
+    teams = session.execute(
+        select(Team.code, Team.name_zh, Team.name_en, Team.id)
+        .where(Team.active.is_(True))
+        .order_by(Team.code)
     ).all()
     owners_stmt = select(User.id, func.coalesce(func.nullif(User.name, ""), User.email)).where(
         User.active.is_(True)
@@ -184,21 +202,29 @@ def load_filter_options(session: Session, user: User) -> FilterOptions:
     if not user.sees_all_teams:
         # Officers and leads pick owners among their own team.
         owners_stmt = owners_stmt.where(User.team_id == user.team_id)
-    teams = session.execute(teams_stmt.order_by(Team.code)).all()
     owners = session.execute(owners_stmt.order_by(User.name, User.id)).all()
+    chain_ids: dict[str, list[int]] = {}
+    for row in chains:  # a code can live in several chain sets; a filter takes them all
+        chain_ids.setdefault(row[0], []).append(row[3])
     return FilterOptions(
-        chains=[tuple(r) for r in _unique_codes(chains)],
-        zones=[tuple(r) for r in zones],
-        teams=[tuple(r) for r in teams],
-        regions=[tuple(r) for r in regions],
+        chains=_unique_codes([r[:3] for r in chains if not r[4]]),
+        zones=[(r[0], r[1], r[2]) for r in zones],
+        teams=[(r[0], r[1], r[2]) for r in teams],
+        regions=[(r[0], r[1], r[2]) for r in regions],
         owners=[(int(i), str(n)) for i, n in owners],
+        ids={
+            "chains": {code: tuple(ids) for code, ids in chain_ids.items()},
+            "zones": {r[0]: (r[3],) for r in zones},
+            "teams": {r[0]: (r[3],) for r in teams},
+            "regions": {r[0]: (r[3],) for r in regions},
+        },
     )
 
 
-def _unique_codes(rows: Iterable[Any]) -> list[Any]:
-    seen: dict[str, Any] = {}
+def _unique_codes(rows: Iterable[Any]) -> list[tuple[str, str, str]]:
+    seen: dict[str, tuple[str, str, str]] = {}
     for row in rows:
-        seen.setdefault(row[0], row)
+        seen.setdefault(row[0], (row[0], row[1], row[2]))
     return list(seen.values())
 
 
@@ -302,6 +328,18 @@ def parse_filter(
             dates.append(DateRange(stage, start, end))
 
     q = (_one(args, "q") or "")[:MAX_QUERY_LENGTH]
+    resolved = []
+    if known.validate_codes and known.ids:
+        for kind, values in (
+            ("chains", chains),
+            ("zones", zones),
+            ("teams", teams),
+            ("regions", regions),
+        ):
+            if values:
+                mapping = known.ids.get(kind, {})
+                ids = tuple(sorted({i for v in values for i in mapping.get(v, ())}))
+                resolved.append((kind, ids))
     return (
         ProjectFilter(
             stages=tuple(stages),
@@ -318,6 +356,7 @@ def parse_filter(
             amount_max=amount_max,
             dates=tuple(dates),
             q=q,
+            resolved=tuple(resolved),
         ),
         problems,
     )
@@ -375,7 +414,11 @@ def parse_sort(args: Mapping[str, Any]) -> tuple[ListSort, list[Problem]]:
     return ListSort(key, descending), problems
 
 
-def _codes_in(model: Any, codes: Sequence[str]) -> Any:
+def _codes_in(f: ProjectFilter, kind: str, model: Any, codes: Sequence[str]) -> Any:
+    """The ids of these codes: known ones as literals, else a sub-select."""
+    ids = f.ids_for(kind)
+    if ids is not None:
+        return list(ids)
     return select(model.id).where(model.code.in_(codes)).scalar_subquery()
 
 
@@ -403,9 +446,9 @@ def filter_conditions(
     if f.stages:
         conds.append(Project.stage.in_(f.stages))
     if f.chains:
-        conds.append(Project.chain_id.in_(_codes_in(IndustrialChain, f.chains)))
+        conds.append(Project.chain_id.in_(_codes_in(f, "chains", IndustrialChain, f.chains)))
     if f.zones:
-        zone_ids = _codes_in(Zone, f.zones)
+        zone_ids = _codes_in(f, "zones", Zone, f.zones)
         conds.append(
             or_(
                 Project.landed_zone_id.in_(zone_ids),
@@ -413,9 +456,9 @@ def filter_conditions(
             )
         )
     if f.teams:
-        conds.append(Project.team_id.in_(_codes_in(Team, f.teams)))
+        conds.append(Project.team_id.in_(_codes_in(f, "teams", Team, f.teams)))
     if f.regions:
-        conds.append(Project.source_region_id.in_(_codes_in(Region, f.regions)))
+        conds.append(Project.source_region_id.in_(_codes_in(f, "regions", Region, f.regions)))
     owners = list(f.owners)
     if f.owner_me and user_id is not None:
         owners.append(user_id)
@@ -429,16 +472,17 @@ def filter_conditions(
         conds.append(Project.is_key.is_(True))
     if f.tags:
         conds.append(_tag_condition(f.tags, today))
+    # Ranges are marked unselective so SQLite prefers an index on an equality filter.
     if f.amount_min is not None:
-        conds.append(Project.planned_investment >= f.amount_min)
+        conds.append(unselective(Project.planned_investment >= f.amount_min))
     if f.amount_max is not None:
-        conds.append(Project.planned_investment <= f.amount_max)
+        conds.append(unselective(Project.planned_investment <= f.amount_max))
     for rng in f.dates:
         column = getattr(Project, f"{rng.stage.value}_on")
         if rng.start:
-            conds.append(column >= rng.start)
+            conds.append(unselective(column >= rng.start))
         if rng.end:
-            conds.append(column <= rng.end)
+            conds.append(unselective(column <= rng.end))
     if f.q:
         found = search_condition(Project.search_blob, f.q)
         conds.append(found if found is not None else false())
@@ -476,97 +520,3 @@ def query_string(*parts: Iterable[tuple[str, str]], **extra: Any) -> str:
     pairs = [pair for part in parts for pair in part]
     pairs += [(k, str(v)) for k, v in extra.items() if v is not None]
     return urlencode(pairs)
-
-
-def _sort_columns(key: str) -> list[Any]:
-    owner_name = func.coalesce(func.nullif(User.name, ""), User.email)
-    return {
-        "name": [Project.name],
-        "company": [Company.name],
-        "chain": [IndustrialChain.sort, IndustrialChain.code],
-        "stage": [stage_order()],
-        "amount": [Project.planned_investment],
-        "team": [Team.code],
-        "owner": [owner_name],
-        "signed": [Project.signed_on],
-        "updated": [Project.updated_at],
-    }[key]
-
-
-# Sorts whose value can be empty; only these say NULLS LAST, because PostgreSQL cannot use
-# an ascending index backwards for `DESC NULLS LAST` (SQLite can).
-_NULLABLE_SORTS = frozenset({"amount", "signed", "chain", "owner"})
-
-
-def order_by(sort: ListSort) -> list[Any]:
-    """ORDER BY for a sort: empty values last either way, then the id (a stable order)."""
-    columns = []
-    for column in _sort_columns(sort.key):
-        ordered = column.desc() if sort.descending else column.asc()
-        columns.append(ordered.nulls_last() if sort.key in _NULLABLE_SORTS else ordered)
-    return [*columns, Project.id.desc() if sort.descending else Project.id.asc()]
-
-
-@dataclass
-class ListPage:
-    rows: list[ProjectRow]
-    total: int
-    amount: Decimal
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def where_clauses(user: User, f: ProjectFilter, today: date) -> list[ColumnElement[bool]]:
-    """Scope and filter together."""
-    return [project_scope(user), *filter_conditions(f, user_id=user.id, today=today)]
-
-
-def count_and_sum(
-    session: Session, user: User, f: ProjectFilter, today: date
-) -> tuple[int, Decimal]:
-    """How many projects match and the sum of their planned investment (万元): one query."""
-    total, amount = session.execute(
-        select(func.count(), func.coalesce(func.sum(Project.planned_investment), 0)).where(
-            *where_clauses(user, f, today)
-        )
-    ).one()
-    return int(total), Decimal(amount)
-
-
-def page_ids(
-    user: User, f: ProjectFilter, sort: ListSort, *, limit: int, offset: int, today: date
-) -> Select[Any]:
-    """The ids of one page, in order: filtered and sorted on narrow data (indexes, and
-    only the join the sort needs), so the wide rows are read for these ids alone."""
-    stmt = select(Project.id).where(*where_clauses(user, f, today))
-    if sort.key == "company":
-        stmt = stmt.join(Company, Company.id == Project.company_id)
-    elif sort.key == "chain":
-        stmt = stmt.outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
-    elif sort.key == "team":
-        stmt = stmt.join(Team, Team.id == Project.team_id)
-    elif sort.key == "owner":
-        stmt = stmt.outerjoin(User, User.id == Project.owner_id)
-    return stmt.order_by(*order_by(sort)).limit(limit).offset(offset)
-
-
-def list_page(
-    session: Session,
-    user: User,
-    f: ProjectFilter,
-    sort: ListSort,
-    *,
-    page: int,
-    per_page: int,
-    today: date,
-) -> ListPage:
-    """A page of matching projects with the names a row shows: two queries in all (the
-    count and sum; the rows, as a "deferred join" on the page's ids)."""
-    total, amount = count_and_sum(session, user, f, today)
-    ids = page_ids(user, f, sort, limit=per_page, offset=(page - 1) * per_page, today=today)
-    stmt = project_rows_stmt().where(in_subquery(Project.id, ids)).order_by(*order_by(sort))
-    return ListPage(to_rows(session.execute(stmt)), total, amount, page, per_page)

@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from crm.enums import Stage
 from crm.extensions import db
-from crm.pipeline import listing
+from crm.pipeline import list_queries, listing
 from crm.pipeline.list_models import SavedFilter
 from crm.pipeline.models import CompanyTop500, Project
 from crm.pipeline.search import refresh_search_blobs
@@ -31,7 +31,9 @@ def ids(user, query, sort=None):
     assert problems == []
     order, sort_problems = listing.parse_sort(args)
     assert sort_problems == []
-    result = listing.list_page(db.session, user, found, order, page=1, per_page=500, today=TODAY)
+    result = list_queries.list_page(
+        db.session, user, found, order, page=1, per_page=500, today=TODAY
+    )
     return [r.project.id for r in result.rows]
 
 
@@ -179,7 +181,9 @@ def test_page_shows_count_sum_and_fifty_rows_a_page(as_officer, teams):
     page = as_officer.get("/projects").get_data(as_text=True)
     summary = re.search(r'data-testid="list-summary">([^<]*)<', page).group(1)
     assert summary.startswith("55 ")
-    amount = listing.count_and_sum(db.session, teams["officer"], listing.ProjectFilter(), TODAY)
+    amount = list_queries.count_and_sum(
+        db.session, teams["officer"], listing.ProjectFilter(), TODAY
+    )
     assert amount == (55, Decimal(total))
     rows = re.findall(r'<a href="/projects/(\d+)">', page)
     assert len(rows) == 50
