@@ -18,6 +18,7 @@ from crm.accounts.models import User
 from crm.enums import ALL_STAGES, MAIN_STAGES, SIDE_STAGES, Stage
 from crm.pipeline import list_queries, listing
 from crm.pipeline.models import Company, Project
+from crm.pipeline.sql_hints import in_subquery
 
 CARDS_PER_PAGE = 20
 MAX_START = 100_000
@@ -102,6 +103,15 @@ def column_cards(
 ) -> tuple[list[Card], bool]:
     """A page of one column's cards, most recently changed first; and whether more follow."""
     owner_name = func.coalesce(func.nullif(User.name, ""), User.email)
+    order = (Project.updated_at.desc(), Project.id.desc())
+    # The page's ids first, from narrow index entries; then the cards' columns for them.
+    ids = (
+        select(Project.id)
+        .where(*list_queries.where_clauses(user, f, today), Project.stage == stage)
+        .order_by(*order)
+        .limit(limit + 1)
+        .offset(start)
+    )
     stmt = (
         select(
             Project.id,
@@ -117,10 +127,8 @@ def column_cards(
         )
         .join(Company, Company.id == Project.company_id)
         .outerjoin(User, User.id == Project.owner_id)
-        .where(*list_queries.where_clauses(user, f, today), Project.stage == stage)
-        .order_by(Project.updated_at.desc(), Project.id.desc())
-        .limit(limit + 1)
-        .offset(start)
+        .where(in_subquery(Project.id, ids))
+        .order_by(*order)
     )
     cards = [Card(*row) for row in session.execute(stmt)]
     return cards[:limit], len(cards) > limit

@@ -64,7 +64,7 @@ def upgrade():
         batch_op.create_index('ix_project_name_id', ['name', 'id'], unique=False)
         batch_op.create_index('ix_project_search', ['search_blob', 'team_id', 'deleted_at'], unique=False)
         batch_op.create_index('ix_project_stage_amount', ['stage', 'planned_investment', 'deleted_at'], unique=False)
-        batch_op.create_index('ix_project_team_stage_amount', ['team_id', 'stage', 'planned_investment', 'deleted_at'], unique=False)
+        batch_op.create_index('ix_project_team_stage_amount', ['team_id', 'stage', 'planned_investment', 'deleted_at', 'updated_at'], unique=False)
         batch_op.create_index('ix_project_updated_id', ['updated_at', 'id'], unique=False)
 
     # ### end Alembic commands ###
