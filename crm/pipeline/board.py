@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -71,14 +72,16 @@ def stage_totals(
     session: Session, user: User, f: listing.ProjectFilter, today: date
 ) -> dict[Stage, tuple[int, Decimal]]:
     """Count and planned investment (万元) per stage for the filter: one GROUP BY query."""
+    stage: Any = Project.stage
+    if f.zones or f.regions or f.dates or f.q:
+        # Filters no stage-led index covers: grouped by an expression, or SQLite walks the
+        # stage index to skip the sort and then reads every row at random (180 ms instead
+        # of 30 ms at 100,000 projects). Stage keys are lower case already.
+        stage = func.lower(Project.stage)
     rows = session.execute(
-        select(
-            Project.stage,
-            func.count(),
-            func.coalesce(func.sum(Project.planned_investment), 0),
-        )
+        select(stage, func.count(), func.coalesce(func.sum(Project.planned_investment), 0))
         .where(*list_queries.where_clauses(user, f, today))
-        .group_by(Project.stage)
+        .group_by(stage)
     ).all()
     return {Stage(stage): (int(count), Decimal(amount)) for stage, count, amount in rows}
 

@@ -61,8 +61,11 @@ def upgrade():
 
     with op.batch_alter_table('project', schema=None) as batch_op:
         batch_op.create_index('ix_project_amount_id', ['planned_investment', 'id'], unique=False)
+        batch_op.create_index('ix_project_key_stage_amount', ['is_key', 'stage', 'planned_investment', 'deleted_at', 'company_id'], unique=False)
+        batch_op.create_index('ix_project_landed_target_zone', ['landed_zone_id', 'target_zone_id'], unique=False)
         batch_op.create_index('ix_project_name_id', ['name', 'id'], unique=False)
         batch_op.create_index('ix_project_search', ['search_blob', 'team_id', 'deleted_at'], unique=False)
+        batch_op.create_index('ix_project_source_region', ['source_region_id'], unique=False)
         batch_op.create_index('ix_project_stage_amount', ['stage', 'planned_investment', 'deleted_at'], unique=False)
         batch_op.create_index('ix_project_team_stage_amount', ['team_id', 'stage', 'planned_investment', 'deleted_at', 'updated_at'], unique=False)
         batch_op.create_index('ix_project_updated_id', ['updated_at', 'id'], unique=False)
@@ -76,8 +79,11 @@ def downgrade():
         batch_op.drop_index('ix_project_updated_id')
         batch_op.drop_index('ix_project_team_stage_amount')
         batch_op.drop_index('ix_project_stage_amount')
+        batch_op.drop_index('ix_project_source_region')
         batch_op.drop_index('ix_project_search')
         batch_op.drop_index('ix_project_name_id')
+        batch_op.drop_index('ix_project_landed_target_zone')
+        batch_op.drop_index('ix_project_key_stage_amount')
         batch_op.drop_index('ix_project_amount_id')
 
     with op.batch_alter_table('company', schema=None) as batch_op:

@@ -11,7 +11,7 @@ from crm.extensions import db
 from crm.pipeline import board, listing
 from tests import factories
 from tests.conftest import login
-from tests.pipeline_find.conftest import add_projects, count_queries
+from tests.pipeline_find.conftest import add_projects, count_queries, region_id, zone_id
 
 
 def _column(page, stage):
@@ -144,3 +144,26 @@ def test_board_query_count_does_not_grow_with_data(as_officer, teams):
     large = _board_queries(as_officer)
     assert small == large
     assert large <= 8 + 8  # filter options, totals, one query per column
+
+
+def test_totals_with_filters_no_index_covers(as_officer, teams):
+    here = factories.project(
+        teams["mine"],
+        stage=Stage.SIGNED,
+        amount="300",
+        target_zone_id=zone_id("wangcheng-etdz"),
+        source_region_id=region_id("yangtze-delta"),
+    )
+    factories.project(teams["mine"], stage=Stage.SIGNED, amount="700")
+    for query in (
+        "zone=wangcheng-etdz",
+        "region=yangtze-delta",
+        "lead_from=2026-01-01&zone=wangcheng-etdz",
+        f"q={here.name}",
+    ):
+        found, problems = listing.parse_filter(dict(p.split("=") for p in query.split("&")))
+        assert problems == []
+        totals = board.stage_totals(db.session, teams["officer"], found, listing.local_today())
+        assert totals == {Stage.SIGNED: (1, Decimal("300"))}, query
+        page = as_officer.get(f"/board?{query}").get_data(as_text=True)
+        assert _cards(_column(page, "signed")) == [here.id], query
