@@ -480,6 +480,13 @@ def load_demo(
             rng=random.Random(rng_seed),
             today=today,
         )
+    try:  # visits, events and follow-ups of the demo, when the visits feature is installed
+        from crm.visits.demo import load_demo_visits
+    except ImportError:
+        pass
+    else:
+        session.flush()
+        load_demo_visits(session, seed_dir, today=today, rng=random.Random(rng_seed))
     return DemoResult(
         teams=teams, users=users, projects=real + made_projects, companies=made_companies
     )

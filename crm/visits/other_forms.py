@@ -16,7 +16,14 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from crm.visits.contacts import ContactError, normalize_email, normalize_phone
 from crm.visits.event_models import EventKind
@@ -165,7 +172,7 @@ class SettingsForm(FlaskForm):
     working_days = IntegerField(
         _l("Working days to answer an inquiry"),
         validators=[
-            DataRequired(message=_l("Give a number of days.")),
+            InputRequired(message=_l("Give a number of days.")),
             NumberRange(min=1, max=30, message=_l("Between 1 and 30 days.")),
         ],
     )

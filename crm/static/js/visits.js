@@ -108,18 +108,23 @@
     var projects = form.querySelector("[name=project_ids]");
     var contacts = form.querySelector("[name=contact_ids]");
     var optionsUrl = form.getAttribute("data-options-url");
-    var autoRegion = region && region.value === "";
-
-    function suggestRegion() {
-      if (!region || !autoRegion) { return; }
+    function suggestion() {
       var c = normalizePlace(city && city.value);
       var match = /^(.+?(?:省|自治区|特别行政区))(.+)$/.exec((city && city.value) || "");
       var p = normalizePlace((province && province.value) || (match ? match[1] : ""));
       if (match) { c = normalizePlace(match[2]); }
-      region.value = cities[c] || provinces[c] || provinces[p] || "";
+      return cities[c] || provinces[c] || provinces[p] || "";
+    }
+    // The region follows the place until the officer picks another one by hand.
+    var autoRegion = region && (region.value === "" || region.value === suggestion());
+
+    function suggestRegion() {
+      if (region && autoRegion) { region.value = suggestion(); }
     }
     if (region) {
-      region.addEventListener("change", function () { autoRegion = region.value === ""; });
+      region.addEventListener("change", function () {
+        autoRegion = region.value === "" || region.value === suggestion();
+      });
     }
     [city, province].forEach(function (el) {
       if (el) { el.addEventListener("input", suggestRegion); }
