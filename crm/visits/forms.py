@@ -65,9 +65,12 @@ class NextStepForm(Form):
     owner_id = SelectField(_l("Owner"), coerce=_int_or_none, validate_choice=False)
     project = SelectField(_l("Project"), validate_choice=False)
 
-    def validate_due_on(self, field: DateField) -> None:
-        if (self.title.data or "").strip() and field.data is None:
+    # (An empty field stops at Optional(), so each check sits on the field that has data.)
+    def validate_title(self, field: StringField) -> None:
+        if (field.data or "").strip() and self.due_on.data is None and not self.due_on.errors:
             raise ValidationError(_l("Give a due date for this next step."))
+
+    def validate_due_on(self, field: DateField) -> None:
         if field.data is not None and not (self.title.data or "").strip():
             raise ValidationError(_l("Say what needs doing by this date."))
 
@@ -154,9 +157,9 @@ class VisitForm(FlaskForm):
                 _l("A visit is logged once it has happened: the date is in the future.")
             )
 
-    def validate_company_name(self, field: StringField) -> None:
-        has_company = _int_or_none(self.company_id.data) or (field.data or "").strip()
-        if (self.new_project_name.data or "").strip() and not has_company:
+    def validate_new_project_name(self, field: StringField) -> None:
+        has_company = _int_or_none(self.company_id.data) or (self.company_name.data or "").strip()
+        if (field.data or "").strip() and not has_company:
             raise ValidationError(_l("Give the company the new project is with."))
 
 

@@ -2,16 +2,22 @@
 
 The rule is the one in docs/reference-data.md, applied to the Region table's
 `cities_zh` / `provinces_zh` lists (data, not code): names are compared without their
-administrative suffix (深圳 = 深圳市), the city decides first, then the province. A place
-that matches nothing gets no suggestion (the officer chooses), except that a named
-mainland province outside the four regions suggests `other-domestic`.
+administrative suffix (深圳 = 深圳市), the city decides first, then the province. When only
+a city is given, `seed/city_provinces.yaml` says which province it is in (杭州 -> 浙江) and
+which cities are abroad. A place that matches nothing gets no suggestion (the officer
+chooses), except that a mainland province outside the four regions suggests
+`other-domestic`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import yaml
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,6 +70,7 @@ _MAINLAND_PROVINCES = frozenset(
         "新疆",
     }
 )
+CITY_FILE = "city_provinces.yaml"
 _PROVINCE_SPLIT = re.compile(r"^(.+?(?:省|自治区|特别行政区))(.*)$")
 
 
@@ -92,6 +99,8 @@ class RegionLookup:
     cities: dict[str, str]  # normalised city -> region code
     provinces: dict[str, str]  # normalised province -> region code
     ids: dict[str, int]
+    city_province: dict[str, str] = field(default_factory=dict)  # normalised city -> province
+    overseas: frozenset[str] = frozenset()
 
     def suggest(self, city: str | None, province: str | None = None) -> str | None:
         """The region code for a place, or None when it cannot tell."""
@@ -100,11 +109,54 @@ class RegionLookup:
             return self.cities[c]
         if c and c in self.provinces:  # a municipality typed as a city
             return self.provinces[c]
+        if c in self.overseas and "overseas" in self.ids:
+            return "overseas"
+        p = p or self.city_province.get(c, "")
         if p and p in self.provinces:
             return self.provinces[p]
         if p in _MAINLAND_PROVINCES and "other-domestic" in self.ids:
             return "other-domestic"
         return None
+
+    def as_json_data(self) -> dict[str, dict[str, str]]:
+        """What the visit form's script needs to suggest the same region as the server."""
+        cities = dict(self.cities)
+        for name, prov in self.city_province.items():
+            if name not in cities:
+                region = self.provinces.get(prov) or (
+                    "other-domestic" if prov in _MAINLAND_PROVINCES else None
+                )
+                if region:
+                    cities[name] = region
+        for name in self.overseas:
+            cities.setdefault(name, "overseas")
+        provinces = dict(self.provinces)
+        for prov in _MAINLAND_PROVINCES:
+            provinces.setdefault(prov, "other-domestic")
+        return {"cities": cities, "provinces": provinces}
+
+
+@functools.cache
+def _city_file(path: str, mtime: float) -> tuple[dict[str, str], frozenset[str]]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    city_province = {}
+    for prov, cities in (data.get("provinces") or {}).items():
+        for city in cities or []:
+            city_province[normalize_place(city)] = normalize_place(prov)
+    overseas = frozenset(normalize_place(c) for c in data.get("overseas") or [])
+    return city_province, overseas
+
+
+def city_file_data() -> tuple[dict[str, str], frozenset[str]]:
+    """The cities of seed/city_provinces.yaml (empty when the file is missing)."""
+    try:
+        seed_dir = current_app.config["CRM_SEED_DIR"]
+    except (RuntimeError, KeyError):
+        return {}, frozenset()
+    path = Path(seed_dir) / CITY_FILE
+    if not path.exists():
+        return {}, frozenset()
+    return _city_file(str(path), path.stat().st_mtime)
 
 
 def region_lookup(session: Session) -> RegionLookup:
@@ -117,4 +169,11 @@ def region_lookup(session: Session) -> RegionLookup:
             cities.setdefault(normalize_place(name), region.code)
         for name in region.provinces_zh or []:
             provinces.setdefault(normalize_place(name), region.code)
-    return RegionLookup(cities=cities, provinces=provinces, ids=ids)
+    city_province, overseas = city_file_data()
+    return RegionLookup(
+        cities=cities,
+        provinces=provinces,
+        ids=ids,
+        city_province=city_province,
+        overseas=overseas,
+    )

@@ -39,6 +39,7 @@ from crm.visits.models import (
     visit_participant,
     visit_project,
 )
+from crm.visits.places import region_lookup
 from crm.visits.tasks import TaskError, create_task
 
 NEW_PROJECT = -1  # a next step's project_id meaning "the lead project created with the visit"
@@ -195,6 +196,10 @@ def create_visit(
     values = {name: _text(getattr(data, name), 10000, name) for name in TEXT_FIELDS}
     city = _text(data.city, 100, "city")
     province = _text(data.province, 100, "province")
+    if data.region_id is None and (city or province):
+        lookup = region_lookup(session)
+        suggested = lookup.suggest(city, province)
+        data.region_id = lookup.ids.get(suggested) if suggested else None
     participants = _participants(session, author.id, data.participant_user_ids)
     projects = _visible_projects(session, author, data.project_ids)
     company, company_created = _company(session, author, data)

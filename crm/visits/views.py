@@ -66,11 +66,8 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _region_data() -> dict[str, str]:
-    lookup = region_lookup(db.session)
-    return {
-        "cities": json.dumps(lookup.cities, ensure_ascii=False),
-        "provinces": json.dumps(lookup.provinces, ensure_ascii=False),
-    }
+    data = region_lookup(db.session).as_json_data()
+    return {key: json.dumps(value, ensure_ascii=False) for key, value in data.items()}
 
 
 def _setup(
