@@ -13,14 +13,15 @@ from crm.accounts.models import Team
 from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import Role
 from crm.extensions import db
+from crm.pipeline.models import Company
 from crm.reference.models import Region
 from crm.visits import contacts as contact_service
 from crm.visits import queries, services
 from crm.visits.access import get_visible_visit
-from crm.visits.leads import local_today
+from crm.visits.leads import company_candidates, local_today
 from crm.visits.models import Contact
 from crm.visits.places import region_lookup
-from crm.visits.web import now_utc
+from crm.visits.web import company_contacts, company_projects, now_utc
 
 WRITERS = (Role.ADMIN, Role.LEAD, Role.OFFICER)
 VisitTypeName = Literal["company_visit", "company_came", "online", "event"]
@@ -279,6 +280,72 @@ def delete_visit(visit_id: int) -> None:
         raise ApiError(403, "You may not change this visit.")
     services.delete_visit(db.session, visit, user_id=user.id, now=now_utc())
     db.session.commit()
+
+
+# --- helpers of the visit form (called by crm/static/js/visits.js with the session) -------
+
+
+class CompanySuggestionQuery(Schema):
+    q: str = Field(min_length=1, max_length=100, description="part of a company's name or pinyin")
+
+
+class CompanySuggestion(Schema):
+    id: int
+    name: str
+    exact: bool = Field(description="the typed name is this company's (normalised) name")
+
+
+class CompanySuggestions(Schema):
+    items: list[CompanySuggestion]
+
+
+class NamedRef(Schema):
+    id: int
+    name: str
+
+
+class CompanyVisitOptions(Schema):
+    projects: list[NamedRef] = Field(description="the company's projects the caller may see")
+    contacts: list[NamedRef]
+
+
+@route(
+    "/visits/company-suggestions",
+    summary="Companies a typed name may mean (exact matches first), for the visit form",
+    query=CompanySuggestionQuery,
+    response=CompanySuggestions,
+    tags=["visits"],
+)
+def suggest_companies(query: CompanySuggestionQuery) -> CompanySuggestions:
+    matches = company_candidates(db.session, query.q)
+    return CompanySuggestions(
+        items=[CompanySuggestion(id=m.id, name=m.name, exact=m.exact) for m in matches]
+    )
+
+
+@route(
+    "/visits/company-options/<int:company_id>",
+    summary="A company's projects (visible ones) and contacts, for the visit form",
+    response=CompanyVisitOptions,
+    tags=["visits"],
+)
+def company_visit_options(company_id: int) -> CompanyVisitOptions:
+    if (
+        db.session.scalar(
+            select(Company.id).where(Company.id == company_id, Company.deleted_at.is_(None))
+        )
+        is None
+    ):
+        raise ApiError(404, "No such company.")
+    return CompanyVisitOptions(
+        projects=[
+            NamedRef(id=pid, name=name)
+            for pid, name in company_projects(db.session, api_user(), company_id)
+        ],
+        contacts=[
+            NamedRef(id=cid, name=name) for cid, name in company_contacts(db.session, company_id)
+        ],
+    )
 
 
 # --- contacts ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import func, select
 
+from crm.accounts.models import Team
 from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import Role
 from crm.extensions import db
@@ -57,6 +58,9 @@ class EventIn(Schema):
     place: str | None = Field(None, max_length=200)
     organiser: str | None = Field(None, max_length=200)
     zone: str | None = Field(None, description="zone code")
+    team: str | None = Field(
+        None, description="team code; only (and then required) for callers without a team"
+    )
     project_ids: list[int] = Field([], description="projects to link")
     reported_projects: int | None = Field(None, ge=0)
     reported_total: Decimal | None = Field(None, ge=0)
@@ -154,8 +158,13 @@ def list_events(query: PageQuery) -> Page[EventOut]:
 )
 def create_event(body: EventIn) -> tuple[EventDetailOut, dict[str, str]]:
     user = api_user()
-    if user.team_id is None:
-        raise ApiError(403, "Only members of a team create events.")
+    team_id = user.team_id
+    if body.team is not None:
+        team_id = db.session.scalar(select(Team.id).where(Team.code == body.team))
+        if team_id is None or (user.team_id is not None and team_id != user.team_id):
+            raise ApiError(422, "Unknown team.", [("team", "Give your own team's code.")])
+    if team_id is None:
+        raise ApiError(422, "Which team keeps the event?", [("team", "Give a team code.")])
     zone_id = None
     if body.zone:
         zone_id = db.session.scalar(select(Zone.id).where(Zone.code == body.zone))
@@ -173,7 +182,7 @@ def create_event(body: EventIn) -> tuple[EventDetailOut, dict[str, str]]:
         reported_total=body.reported_total,
     )
     try:
-        event = event_service.create_event(db.session, user, data, user.team_id)
+        event = event_service.create_event(db.session, user, data, team_id)
         if body.project_ids:
             event_service.link_projects(db.session, user, event, body.project_ids)
     except event_service.EventError as exc:

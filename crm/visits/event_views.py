@@ -29,7 +29,7 @@ from crm.visits.other_forms import (
     LinkProjectsForm,
     SignForm,
 )
-from crm.visits.web import field_error, local_today, zone_choices
+from crm.visits.web import field_error, local_today, team_choices, zone_choices
 
 __all__ = ["bp"]
 
@@ -67,7 +67,7 @@ def event_list() -> Any:
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         kind_labels=EVENT_KIND_LABELS,
-        can_create=current_user.can_write and current_user.team_id is not None,
+        can_create=current_user.can_write,
     )
 
 
@@ -88,15 +88,18 @@ def _input(form: EventForm) -> service.EventInput:
 @bp.route("/events/new", methods=["GET", "POST"])
 @write_required
 def event_new() -> Any:
-    if current_user.team_id is None:
-        abort(403)
     form = EventForm()
     form.zone_id.choices = zone_choices(db.session)
+    choose_team = current_user.team_id is None  # administrators say which team keeps it
+    if choose_team:
+        form.team_id.choices = [(None, "—"), *team_choices(db.session)]
     if form.validate_on_submit():
+        team_id = form.team_id.data if choose_team else current_user.team_id
+        valid_teams = {value for value, _label in form.team_id.choices}
         try:
-            event = service.create_event(
-                db.session, current_user, _input(form), current_user.team_id
-            )
+            if team_id is None or (choose_team and team_id not in valid_teams):
+                raise service.EventError(_l("Choose the team that keeps the event."), "team_id")
+            event = service.create_event(db.session, current_user, _input(form), team_id)
         except service.EventError as exc:
             db.session.rollback()
             field_error(form, exc.field, str(exc))
@@ -105,7 +108,9 @@ def event_new() -> Any:
             flash(_("Event saved."), "success")
             return redirect(url_for("visits.event_detail", event_id=event.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("visits/event_form.html", form=form, event=None), status
+    return render_template(
+        "visits/event_form.html", form=form, event=None, choose_team=choose_team
+    ), status
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])

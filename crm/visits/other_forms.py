@@ -112,6 +112,8 @@ class EventForm(FlaskForm):
     place = StringField(_l("Place"), validators=[Optional(), Length(max=200)])
     organiser = StringField(_l("Organiser"), validators=[Optional(), Length(max=200)])
     zone_id = SelectField(_l("Zone"), coerce=_int_or_none, choices=[], validate_choice=False)
+    # Only for users without a team (administrators): which team maintains the event.
+    team_id = SelectField(_l("Team"), coerce=_int_or_none, choices=[], validate_choice=False)
     reported_projects = IntegerField(
         _l("Projects announced"),
         validators=[

@@ -80,5 +80,5 @@ def navbar_log_visit() -> Markup:
         return Markup("")
     return Markup(
         '<li class="nav-item"><a class="btn btn-sm btn-light my-1 me-lg-2" '
-        'data-testid="log-visit" href="{}">{}</a></li>'
+        'data-testid="navbar-log-visit" href="{}">{}</a></li>'
     ).format(url_for("visits.visit_new"), escape(_("Log a visit")))

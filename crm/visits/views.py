@@ -7,7 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -18,7 +18,6 @@ from crm.extensions import db
 from crm.nav import NAV, NAVBAR_EXTRAS
 from crm.pipeline import panels
 from crm.pipeline.access import get_visible_project
-from crm.pipeline.models import Company
 from crm.reference.models import Region
 from crm.security import write_required
 from crm.visits import queries, services
@@ -437,29 +436,4 @@ def my_visits() -> Any:
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         type_labels=_type_labels(),
-    )
-
-
-@bp.get("/visits/companies")
-@login_required
-def company_suggest() -> Any:
-    """Companies matching a typed name, for the visit and contact forms (JSON)."""
-    q = (request.args.get("q") or "").strip()[:100]
-    matches = company_candidates(db.session, q) if len(q) >= 1 else []
-    return jsonify({"items": [{"id": m.id, "name": m.name, "exact": m.exact} for m in matches]})
-
-
-@bp.get("/visits/companies/<int:company_id>/options")
-@login_required
-def company_options(company_id: int) -> Any:
-    """A company's projects the user may see and its contacts, for the visit form (JSON)."""
-    if db.session.get(Company, company_id) is None:
-        abort(404)
-    projects = company_projects(db.session, current_user, company_id)
-    contacts = company_contacts(db.session, company_id)
-    return jsonify(
-        {
-            "projects": [{"id": pid, "name": name} for pid, name in projects],
-            "contacts": [{"id": cid, "name": name} for cid, name in contacts],
-        }
     )

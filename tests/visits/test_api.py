@@ -207,3 +207,19 @@ def test_openapi_lists_the_feature_endpoints(client, app):
         ("/api/v1/inquiries", "get"),
     ]:
         assert method in paths[path], (path, method)
+
+
+def test_visit_form_helpers(client, setup):
+    team, officer, _lead, project, headers = setup
+    company = db.session.get(factories.Company, project.company_id)
+    hidden = factories.project(factories.team(), company_obj=company)
+    body = client.get(
+        f"/api/v1/visits/company-suggestions?q={company.name}", headers=headers
+    ).get_json()
+    assert body["items"][0] == {"id": company.id, "name": company.name, "exact": True}
+    options = client.get(f"/api/v1/visits/company-options/{company.id}", headers=headers).get_json()
+    assert [p["id"] for p in options["projects"]] == [project.id]  # not the other team's
+    assert hidden.id not in [p["id"] for p in options["projects"]]
+    assert client.get("/api/v1/visits/company-options/999999", headers=headers).status_code == 404
+    empty = client.get("/api/v1/visits/company-suggestions?q=", headers=headers)
+    assert empty.status_code == 422

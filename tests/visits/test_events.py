@@ -267,3 +267,33 @@ def test_events_api(client, app):
         headers={"Authorization": f"Bearer {factories.token(leader)}"},
     )
     assert refused.status_code == 403
+
+
+def test_an_administrator_says_which_team_keeps_the_event(client, app):
+    team, _officer, _lead = team_with_people()
+    admin = factories.user(Role.ADMIN)
+    login(client, admin.email)
+    assert 'name="team_id"' in client.get("/events/new").get_data(as_text=True)
+    missing = client.form("/events/new", {"name": "市级推介会", "kind": "promotion"})
+    assert missing.status_code == 422
+    assert "Choose the team that keeps the event." in missing.get_data(as_text=True)
+    done = client.form(
+        "/events/new", {"name": "市级推介会", "kind": "promotion", "team_id": str(team.id)}
+    )
+    assert done.status_code == 302
+    assert db.session.scalar(select(Event.team_id).where(Event.name == "市级推介会")) == team.id
+    headers = {"Authorization": f"Bearer {factories.token(admin)}"}
+    refused = client.post("/api/v1/events", json={"name": "x"}, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "team"
+    created = client.post("/api/v1/events", json={"name": "x", "team": team.code}, headers=headers)
+    assert created.status_code == 201 and created.get_json()["team_id"] == team.id
+
+
+def test_an_officer_cannot_file_an_event_under_another_team(client, app):
+    _team, officer, _lead = team_with_people()
+    other = factories.team()
+    headers = {"Authorization": f"Bearer {factories.token(officer)}"}
+    response = client.post(
+        "/api/v1/events", json={"name": "x", "team": other.code}, headers=headers
+    )
+    assert response.status_code == 422

@@ -148,7 +148,7 @@
     form.addEventListener("company-chosen", function (event) {
       var id = event.detail.id;
       if (!id) { return; }
-      getJSON(optionsUrl.replace("/0/", "/" + id + "/"), function (data) {
+      getJSON(optionsUrl.replace(/\/0$/, "/" + id), function (data) {
         setOptions(projects, data.projects || []);
         setOptions(contacts, data.contacts || []);
         syncStepProjects();
