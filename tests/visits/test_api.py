@@ -210,7 +210,7 @@ def test_openapi_lists_the_feature_endpoints(client, app):
 
 
 def test_visit_form_helpers(client, setup):
-    team, officer, _lead, project, headers = setup
+    _team, _officer, _lead, project, headers = setup
     company = db.session.get(factories.Company, project.company_id)
     hidden = factories.project(factories.team(), company_obj=company)
     body = client.get(
