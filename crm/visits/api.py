@@ -185,7 +185,7 @@ def list_visits(query: VisitQuery) -> Page[VisitOut]:
         type=query.type,
     )
     rows, total = queries.list_visits(
-        db.session, user, filters, page=query.page, per_page=query.per_page
+        db.session, user, filters, page=query.page, per_page=query.per_page, links=queries.ALL_LINKS
     )
     return Page[VisitOut](
         items=[visit_out(r) for r in rows], total=total, page=query.page, per_page=query.per_page

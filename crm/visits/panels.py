@@ -47,6 +47,7 @@ def project_panel(session: Session, user: User, project: Project) -> dict[str, A
         "project": project,
         "visits": visits,
         "visit_total": total,
+        "cap": queries.COUNT_CAP,
         "open_tasks": open_tasks,
         "done_tasks": done_tasks,
         "attachments": attachments_of(session, "project", project.id),
@@ -70,6 +71,7 @@ def company_visits_context(
         "company_id": company_id,
         "visits": visits,
         "visit_total": total,
+        "cap": queries.COUNT_CAP,
         "type_labels": VISIT_TYPE_LABELS,
         "can_log": user.can_write and user.team_id is not None,
     }

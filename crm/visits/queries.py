@@ -1,18 +1,22 @@
 """Read queries for visit pages: one query for a page of visits, one per kind of link.
 
-A page of visits costs a fixed number of queries whatever its size: the rows (with the
-company, region, author and team names), the projects linked to them that the viewer may
-see, the participants, and the contacts.
+A page of visits costs a fixed number of queries whatever its size: the count, the rows
+(with the company, region, author and team names), then one query per kind of link the
+page shows: the projects the viewer may see, the participants, the contacts. The base
+statements are built once (building SQLAlchemy statements costs more than running these
+indexed queries).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm.accounts.models import Team, User
@@ -49,8 +53,13 @@ class VisitFilters:
     type: str | None = None
 
 
+ALL_LINKS = ("projects", "participants", "contacts")
+COUNT_CAP = 1000
+
+
+@functools.cache
 def _rows_stmt() -> Select[Any]:
-    author = aliased(User)
+    author = aliased(User, name="author")
     return (
         select(
             Visit,
@@ -77,10 +86,11 @@ def _conditions(filters: VisitFilters) -> list[Any]:
     if filters.team_id:
         where.append(Visit.team_id == filters.team_id)
     if filters.user_id:
+        # The author is always one of the participants (services.create_visit).
         participant = select(visit_participant.c.visit_id).where(
             visit_participant.c.user_id == filters.user_id
         )
-        where.append(or_(Visit.author_id == filters.user_id, Visit.id.in_(participant)))
+        where.append(Visit.id.in_(participant))
     if filters.region_id:
         where.append(Visit.region_id == filters.region_id)
     if filters.company_id:
@@ -96,11 +106,29 @@ def _conditions(filters: VisitFilters) -> list[Any]:
 
 
 def list_visits(
-    session: Session, user: User, filters: VisitFilters, *, page: int, per_page: int
+    session: Session,
+    user: User,
+    filters: VisitFilters,
+    *,
+    page: int,
+    per_page: int,
+    links: Sequence[str] = ("projects",),
+    count_cap: int = COUNT_CAP,
+    scoped: bool = True,
 ) -> tuple[list[VisitRow], int]:
-    """A page of the visits `user` may see matching `filters`, newest first, and the total."""
-    where = [visit_scope(user), *_conditions(filters)]
-    total = session.scalar(select(func.count()).select_from(Visit).where(*where)) or 0
+    """A page of the visits `user` may see matching `filters`, newest first, and the total.
+
+    The total is exact up to `count_cap`; above it, `count_cap + 1` stands for "more than
+    the cap" (counting every visible visit of a million, through the team scope, would cost
+    seconds; the page itself comes from the date index and stays fast).
+    `links` says which links to load (the pages show projects; the API all of them).
+    `scoped=False` leaves out the visibility clause: only for a caller that filtered on a
+    project the user may see (every visit linked to it is then visible, by definition).
+    """
+    where = [*_conditions(filters)]
+    where.append(visit_scope(user) if scoped else Visit.deleted_at.is_(None))
+    capped = select(Visit.id).where(*where).limit(count_cap + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
     stmt = (
         _rows_stmt()
         .where(*where)
@@ -109,7 +137,7 @@ def list_visits(
         .offset((page - 1) * per_page)
     )
     rows = [VisitRow(*row) for row in session.execute(stmt)]
-    attach_links(session, user, rows)
+    attach_links(session, user, rows, links)
     return rows, total
 
 
@@ -118,55 +146,65 @@ def visit_row(session: Session, user: User, visit_id: int) -> VisitRow | None:
     if row is None:
         return None
     result = VisitRow(*row)
-    attach_links(session, user, [result])
+    attach_links(session, user, [result], ALL_LINKS)
     return result
 
 
-def attach_links(session: Session, user: User, rows: list[VisitRow]) -> None:
-    """Fill each row's projects (visible ones), participants and contacts: three queries."""
-    if not rows:
-        return
-    ids = [r.visit.id for r in rows]
-    projects: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for visit_id, pid, name in session.execute(
-        select(visit_project.c.visit_id, Project.id, Project.name)
+@functools.cache
+def _link_stmts() -> dict[str, Select[Any]]:
+    return {
+        "projects": select(visit_project.c.visit_id, Project.id, Project.name)
         .join(Project, Project.id == visit_project.c.project_id)
-        .where(visit_project.c.visit_id.in_(ids), project_scope(user))
-        .order_by(Project.id)
-    ):
-        projects[visit_id].append((pid, name))
-    people: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for visit_id, uid, name in session.execute(
-        select(
+        .order_by(Project.id),
+        "participants": select(
             visit_participant.c.visit_id,
             User.id,
             func.coalesce(func.nullif(User.name, ""), User.email),
         )
         .join(User, User.id == visit_participant.c.user_id)
-        .where(visit_participant.c.visit_id.in_(ids))
-        .order_by(User.id)
-    ):
-        people[visit_id].append((uid, name))
-    contacts: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for visit_id, cid, name in session.execute(
-        select(visit_contact.c.visit_id, Contact.id, Contact.name)
+        .order_by(User.id),
+        "contacts": select(visit_contact.c.visit_id, Contact.id, Contact.name)
         .join(Contact, Contact.id == visit_contact.c.contact_id)
-        .where(visit_contact.c.visit_id.in_(ids))
-        .order_by(Contact.id)
-    ):
-        contacts[visit_id].append((cid, name))
-    for row in rows:
-        row.projects = projects.get(row.visit.id, [])
-        row.participants = people.get(row.visit.id, [])
-        row.contacts = contacts.get(row.visit.id, [])
+        .order_by(Contact.id),
+    }
+
+
+def attach_links(
+    session: Session, user: User, rows: list[VisitRow], links: Sequence[str] = ALL_LINKS
+) -> None:
+    """Fill each row's projects (visible ones), participants and contacts: a query each."""
+    if not rows:
+        return
+    ids = [r.visit.id for r in rows]
+    stmts = _link_stmts()
+    conditions = {
+        "projects": (visit_project.c.visit_id.in_(ids), project_scope(user)),
+        "participants": (visit_participant.c.visit_id.in_(ids),),
+        "contacts": (visit_contact.c.visit_id.in_(ids),),
+    }
+    for kind in links:
+        found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for visit_id, other_id, name in session.execute(stmts[kind].where(*conditions[kind])):
+            found[visit_id].append((other_id, name))
+        for row in rows:
+            setattr(row, kind, found.get(row.visit.id, []))
 
 
 def project_visits(
     session: Session, user: User, project_id: int, *, page: int = 1, per_page: int = 10
 ) -> tuple[list[VisitRow], int]:
-    """A project's visits the user may see, newest first (the project page's timeline)."""
+    """A project's visits, newest first (the project page's timeline).
+
+    The caller has checked that `user` may see the project, so every visit linked to it is
+    visible to them (see crm.visits.access) and the query needs no visibility clause.
+    """
     return list_visits(
-        session, user, VisitFilters(project_id=project_id), page=page, per_page=per_page
+        session,
+        user,
+        VisitFilters(project_id=project_id),
+        page=page,
+        per_page=per_page,
+        scoped=False,
     )
 
 
@@ -181,5 +219,6 @@ def company_visits(
 def user_visits(
     session: Session, user: User, *, page: int = 1, per_page: int = 20
 ) -> tuple[list[VisitRow], int]:
-    """Visits the user wrote or took part in (the officer's own page)."""
+    """Visits the user wrote or took part in (the officer's own page; the author is always
+    a participant)."""
     return list_visits(session, user, VisitFilters(user_id=user.id), page=page, per_page=per_page)

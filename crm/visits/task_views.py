@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from crm.extensions import db
 from crm.pipeline.access import get_visible_project, require_edit
 from crm.security import write_required
+from crm.visits import tasks as task_service
 from crm.visits.access import can_change_task, get_visible_task
 from crm.visits.blueprint import bp
 from crm.visits.forms import CompleteTaskForm, TaskForm
@@ -60,7 +61,13 @@ def my_work_page() -> Any:
             teams=team_choices(db.session) if current_user.sees_all_teams else [],
         )
     else:
-        context["work"] = my_work(db.session, current_user, today)
+        show_all = request.args.get("all") == "1"
+        context["work"] = my_work(
+            db.session,
+            current_user,
+            today,
+            limit=task_service.MAX_SECTION_LIMIT if show_all else task_service.SECTION_LIMIT,
+        )
     return render_template("visits/my_work.html", **context)
 
 

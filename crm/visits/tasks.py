@@ -7,11 +7,12 @@ group, which is simply the due-date order.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm import audit
@@ -22,7 +23,8 @@ from crm.visits.access import task_scope
 from crm.visits.leads import touch_projects, week_bounds
 from crm.visits.models import Task
 
-OPEN_TASK_LIMIT = 200
+SECTION_LIMIT = 50  # open tasks shown per section of My work (all=1: MAX_SECTION_LIMIT)
+MAX_SECTION_LIMIT = 500
 DONE_TASK_LIMIT = 10
 
 
@@ -54,11 +56,18 @@ class MyWork:
     this_week: list[TaskRow] = field(default_factory=list)
     later: list[TaskRow] = field(default_factory=list)
     done: list[TaskRow] = field(default_factory=list)
-    open_total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # open tasks per section
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.counts.values())
 
     @property
     def truncated(self) -> bool:
-        return self.open_total > len(self.overdue) + len(self.this_week) + len(self.later)
+        return any(self.counts.get(k, 0) > len(getattr(self, k)) for k in SECTIONS)
+
+
+SECTIONS = ("overdue", "this_week", "later")
 
 
 def create_task(
@@ -148,8 +157,10 @@ def complete_task(
     return task
 
 
+@functools.cache
 def task_rows_stmt() -> Select[tuple[Task, str | None, str | None, str, str]]:
-    owner = aliased(User)
+    """Tasks with their project, company, owner and team names (built once)."""
+    owner = aliased(User, name="owner")
     return (
         select(
             Task,
@@ -165,20 +176,33 @@ def task_rows_stmt() -> Select[tuple[Task, str | None, str | None, str, str]]:
     )
 
 
-def my_work(session: Session, user: User, today: date) -> MyWork:
-    """The user's open tasks grouped for the page, and the last ones they completed."""
+def my_work(session: Session, user: User, today: date, *, limit: int = SECTION_LIMIT) -> MyWork:
+    """The user's open tasks by section (at most `limit` each, soonest due first), how many
+    each section holds, and the last ones they completed. Five indexed queries."""
     work = MyWork()
+    sunday = week_bounds(today)[1]
     mine = (Task.owner_id == user.id) & Task.deleted_at.is_(None)
-    work.open_total = session.scalar(select(func.count()).where(mine, Task.done_at.is_(None))) or 0
-    rows = session.execute(
-        task_rows_stmt()
-        .where(mine, Task.done_at.is_(None))
-        .order_by(Task.due_on, Task.id)
-        .limit(OPEN_TASK_LIMIT)
-    ).all()
-    for row in rows:
-        item = TaskRow(*row)
-        getattr(work, item.group(today)).append(item)
+    open_mine = mine & Task.done_at.is_(None)
+    sections = {
+        "overdue": Task.due_on < today,
+        "this_week": (Task.due_on >= today) & (Task.due_on <= sunday),
+        "later": Task.due_on > sunday,
+    }
+    counts = session.execute(
+        select(*(func.coalesce(func.sum(case((c, 1), else_=0)), 0) for c in sections.values()))
+        .select_from(Task)
+        .where(open_mine)
+    ).one()
+    work.counts = {name: int(n) for name, n in zip(sections, counts, strict=True)}
+    for name, condition in sections.items():
+        if work.counts[name]:
+            rows = session.execute(
+                task_rows_stmt()
+                .where(open_mine, condition)
+                .order_by(Task.due_on, Task.id)
+                .limit(limit)
+            ).all()
+            setattr(work, name, [TaskRow(*row) for row in rows])
     work.done = [
         TaskRow(*row)
         for row in session.execute(
@@ -240,21 +264,34 @@ def list_tasks(
     return list(tasks), total
 
 
+@functools.cache
+def _project_task_stmt() -> Select[tuple[Task, str, str]]:
+    owner = aliased(User, name="owner")
+    return (
+        select(Task, func.coalesce(func.nullif(owner.name, ""), owner.email), Team.code)
+        .join(owner, owner.id == Task.owner_id)
+        .join(Team, Team.id == Task.team_id)
+    )
+
+
 def project_tasks(
     session: Session, project_id: int, limit: int = 20
 ) -> tuple[list[TaskRow], list[TaskRow]]:
-    """A project's open tasks (by due date) and its completed ones (newest first)."""
+    """A project's open tasks (by due date) and its completed ones (newest first).
+
+    The rows leave out the project's own name (the page is the project's).
+    """
     alive = (Task.project_id == project_id) & Task.deleted_at.is_(None)
+    stmt = _project_task_stmt()
     open_rows = session.execute(
-        task_rows_stmt()
-        .where(alive, Task.done_at.is_(None))
-        .order_by(Task.due_on, Task.id)
-        .limit(limit)
+        stmt.where(alive, Task.done_at.is_(None)).order_by(Task.due_on, Task.id).limit(limit)
     ).all()
     done_rows = session.execute(
-        task_rows_stmt()
-        .where(alive, Task.done_at.is_not(None))
+        stmt.where(alive, Task.done_at.is_not(None))
         .order_by(Task.done_at.desc(), Task.id.desc())
         .limit(limit)
     ).all()
-    return [TaskRow(*r) for r in open_rows], [TaskRow(*r) for r in done_rows]
+    return (
+        [TaskRow(task, None, None, owner, team) for task, owner, team in open_rows],
+        [TaskRow(task, None, None, owner, team) for task, owner, team in done_rows],
+    )

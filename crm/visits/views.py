@@ -379,6 +379,9 @@ def _filters() -> tuple[queries.VisitFilters, dict[str, Any]]:
         else None
     )
     team_id = int_arg("team")
+    narrowed = any(request.args.get(k) for k in ("company", "project", "user"))
+    if "team" not in request.args and not narrowed and current_user.team_id:
+        team_id = current_user.team_id  # by default, your team's visits
     filters = queries.VisitFilters(
         date_from=date_from,
         date_to=date_to,
@@ -421,6 +424,7 @@ def visit_list() -> Any:
         regions=region_choices(db.session)[1:],
         type_labels=_type_labels(),
         current_week=f"{this_week.year}-W{this_week.week:02d}",
+        cap=queries.COUNT_CAP,
     )
 
 
@@ -431,6 +435,7 @@ def my_visits() -> Any:
     rows, total = queries.user_visits(db.session, current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "visits/my_visits.html",
+        cap=queries.COUNT_CAP,
         rows=rows,
         total=total,
         page=page,
