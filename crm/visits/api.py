@@ -25,6 +25,7 @@ from crm.visits.web import company_contacts, company_projects, now_utc
 
 WRITERS = (Role.ADMIN, Role.LEAD, Role.OFFICER)
 VisitTypeName = Literal["company_visit", "company_came", "online", "event"]
+API_COUNT_CAP = 10_000  # `total` is exact up to this; API_COUNT_CAP + 1 means "more"
 FIELD_NAMES = {"on": "date", "tasks": "tasks", "company_name": "company_name"}
 
 
@@ -157,7 +158,7 @@ def _region_id(code: str | None, city: str | None, province: str | None) -> int 
 
 @route(
     "/visits",
-    summary="Visits the caller may see, newest first",
+    summary="Visits the caller may see, newest first (total exact up to 10,000; 10,001 = more)",
     query=VisitQuery,
     response=Page[VisitOut],
     tags=["visits"],
@@ -185,7 +186,13 @@ def list_visits(query: VisitQuery) -> Page[VisitOut]:
         type=query.type,
     )
     rows, total = queries.list_visits(
-        db.session, user, filters, page=query.page, per_page=query.per_page, links=queries.ALL_LINKS
+        db.session,
+        user,
+        filters,
+        page=query.page,
+        per_page=query.per_page,
+        links=queries.ALL_LINKS,
+        count_cap=API_COUNT_CAP,
     )
     return Page[VisitOut](
         items=[visit_out(r) for r in rows], total=total, page=query.page, per_page=query.per_page

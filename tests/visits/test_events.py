@@ -297,3 +297,13 @@ def test_an_officer_cannot_file_an_event_under_another_team(client, app):
         "/api/v1/events", json={"name": "x", "team": other.code}, headers=headers
     )
     assert response.status_code == 422
+
+
+def test_sign_form_needs_a_project(client, ceremony):
+    team, officer, _lead, event = ceremony
+    p = project(team)
+    events.link_projects(db.session, officer, event, [p.id])
+    login(client, officer.email)
+    page = client.form(f"/events/{event.id}/sign", {}, follow_redirects=True).get_data(as_text=True)
+    assert "Choose at least one project." in page
+    assert p.stage == Stage.LEAD

@@ -244,3 +244,14 @@ def test_api_lists_inquiries_with_deadline_and_flag(client, friday_inquiry):
     assert item["received_on"] == FRIDAY.isoformat()
     assert item["deadline"] == TUESDAY.isoformat()
     assert item["overdue"] is (local_today() > TUESDAY)
+
+
+def test_answered_form_needs_a_date(client, friday_inquiry):
+    officer = db.session.get(factories.User, friday_inquiry.owner_id)
+    login(client, officer.email)
+    page = client.form(
+        f"/inquiries/{friday_inquiry.id}/answered", {"answered_on": ""}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Give the date it was answered." in page
+    db.session.expire_all()
+    assert db.session.get(Project, friday_inquiry.id).inquiry_answered_on is None

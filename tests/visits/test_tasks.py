@@ -218,3 +218,15 @@ def test_tasks_api(client, app):
     assert again.status_code == 409
     bad = client.post("/api/v1/tasks", json={"title": "x"}, headers=headers)
     assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "due_date"
+
+
+def test_complete_form_validation(client, app):
+    _team, officer, _lead = team_with_people()
+    task = add(officer, "Long note", local_today())
+    login(client, officer.email)
+    page = client.form(
+        f"/tasks/{task.id}/complete", {"done-note": "x" * 5001}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "alert-danger" in page  # the length error, flashed
+    db.session.expire_all()
+    assert db.session.get(Task, task.id).done_at is None
