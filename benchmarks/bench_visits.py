@@ -235,8 +235,10 @@ def generate_work(session: Any, visits: int, tasks: int, rng: random.Random, tod
         team_id = rng.choice(list(officers))
         owner = rng.choice(officers[team_id])
         project = projects[rng.choice(by_team[team_id])] if by_team[team_id] else None
-        due = today + timedelta(days=rng.randint(-120, 60))
-        done = rng.random() < (0.92 if due < today - timedelta(days=3) else 0.15)
+        # Follow-ups come from visits (mostly recent), due within a month of them; almost
+        # all past ones are done, a few are overdue, most future ones are open.
+        due = today - timedelta(days=int(rng.expovariate(1 / 300)) - rng.randint(-5, 30))
+        done = rng.random() < (0.985 if due < today else 0.1)
         done_at = datetime.combine(due, dtime(10), tzinfo=UTC) if done else None
         rows.append(
             (

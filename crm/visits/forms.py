@@ -32,6 +32,13 @@ VISIT_TYPE_LABELS = {
     VisitType.ONLINE.value: _l("Online meeting"),
     VisitType.EVENT.value: _l("At an event"),
 }
+
+
+def visit_type_labels() -> dict[str, str]:
+    """The kinds of visit in the current language, translated once for a whole page."""
+    return {key: str(label) for key, label in VISIT_TYPE_LABELS.items()}
+
+
 MAX_AMOUNT = 10**12
 NEXT_STEP_ROWS = 3
 

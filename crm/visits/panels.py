@@ -26,7 +26,7 @@ from crm.pipeline.access import can_edit
 from crm.pipeline.models import Project
 from crm.visits import queries
 from crm.visits.attachments import attachments_of
-from crm.visits.forms import VISIT_TYPE_LABELS, CompleteTaskForm, TaskForm
+from crm.visits.forms import CompleteTaskForm, TaskForm, visit_type_labels
 from crm.visits.other_forms import AttachmentForm
 from crm.visits.tasks import project_tasks
 from crm.visits.web import local_today, team_member_choices
@@ -57,7 +57,7 @@ def project_panel(session: Session, user: User, project: Project) -> dict[str, A
         "attachment_form": AttachmentForm(parent="project", parent_id=str(project.id))
         if editable
         else None,
-        "type_labels": VISIT_TYPE_LABELS,
+        "type_labels": visit_type_labels(),
         "today": local_today(),
     }
 
@@ -72,7 +72,7 @@ def company_visits_context(
         "visits": visits,
         "visit_total": total,
         "cap": queries.COUNT_CAP,
-        "type_labels": VISIT_TYPE_LABELS,
+        "type_labels": visit_type_labels(),
         "can_log": user.can_write and user.team_id is not None,
     }
 

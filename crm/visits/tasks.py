@@ -23,7 +23,7 @@ from crm.visits.access import task_scope
 from crm.visits.leads import touch_projects, week_bounds
 from crm.visits.models import Task
 
-SECTION_LIMIT = 50  # open tasks shown per section of My work (all=1: MAX_SECTION_LIMIT)
+SECTION_LIMIT = 25  # open tasks shown per section of My work (all=1: MAX_SECTION_LIMIT)
 MAX_SECTION_LIMIT = 500
 DONE_TASK_LIMIT = 10
 

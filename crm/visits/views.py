@@ -24,7 +24,7 @@ from crm.visits import queries, services
 from crm.visits.access import can_edit_visit, get_visible_visit
 from crm.visits.attachments import attachments_of
 from crm.visits.blueprint import bp
-from crm.visits.forms import LeadFromVisitForm, VisitForm
+from crm.visits.forms import LeadFromVisitForm, VisitForm, visit_type_labels
 from crm.visits.leads import company_candidates, week_bounds
 from crm.visits.models import Task, VisitType
 from crm.visits.other_forms import AttachmentForm
@@ -268,10 +268,8 @@ def visit_detail(visit_id: int) -> Any:
     )
 
 
-def _type_labels() -> dict[str, Any]:
-    from crm.visits.forms import VISIT_TYPE_LABELS
-
-    return VISIT_TYPE_LABELS
+def _type_labels() -> dict[str, str]:
+    return visit_type_labels()
 
 
 @bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
