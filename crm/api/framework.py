@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Generic, TypeVar
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from crm.api import bp
 from crm.enums import Role
@@ -115,6 +115,8 @@ class Operation:
     binary: str | None = None
     tags: list[str] = field(default_factory=list)
     extra_responses: tuple[int, ...] = ()
+    form: type[BaseModel] | None = None  # a multipart/form-data body: its text fields
+    files: tuple[str, ...] = ()  # ... and its file parts
 
 
 OPERATIONS: list[Operation] = []
@@ -159,11 +161,16 @@ def route(
     binary: str | None = None,
     tags: list[str] | None = None,
     extra_responses: tuple[int, ...] = (),
+    form: type[BaseModel] | None = None,
+    files: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register an API endpoint described by pydantic models.
 
     The view receives `query=` and/or `body=` as validated models plus URL arguments, and
     returns a model (serialised with `response`), a Response, or (model, headers).
+    A multipart/form-data endpoint gives `form=` (its text fields, validated into `form=`)
+    and names its file parts in `files` (read by the view from `request.files`); the
+    OpenAPI document describes both.
     """
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -194,6 +201,18 @@ def route(
                     kwargs["body"] = body.model_validate(payload)
                 except ValidationError as exc:
                     raise ApiError(422, "Invalid request body.", validation_errors(exc)) from exc
+            if form is not None:
+                if not request.mimetype.startswith("multipart/form-data"):
+                    raise ApiError(
+                        415, "Send the body as multipart/form-data.", [("body", "multipart")]
+                    )
+                try:
+                    kwargs["form"] = form.model_validate(request.form.to_dict())
+                except RequestEntityTooLarge as exc:
+                    limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // 2**20
+                    raise ApiError(413, f"The request is larger than {limit} MB.") from exc
+                except ValidationError as exc:
+                    raise ApiError(422, "Invalid request body.", validation_errors(exc)) from exc
             result = view(**kwargs)
             return _to_response(result, status)
 
@@ -212,6 +231,8 @@ def route(
                 binary=binary,
                 tags=tags or [],
                 extra_responses=extra_responses,
+                form=form,
+                files=files,
             )
         )
         return wrapped

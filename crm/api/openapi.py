@@ -74,6 +74,19 @@ def build_document() -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}
                 },
             }
+        if op.form is not None:
+            schema = op.form.model_json_schema(ref_template=REF)
+            defs.update(schema.pop("$defs", {}))
+            for name in op.files:
+                schema.setdefault("properties", {})[name] = {
+                    "type": "string",
+                    "format": "binary",
+                }
+                schema.setdefault("required", []).append(name)
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": schema}},
+            }
         if op.binary:
             content = {op.binary: {"schema": {"type": "string", "format": "binary"}}}
             operation["responses"][str(op.status)] = {"description": "OK", "content": content}
@@ -87,7 +100,7 @@ def build_document() -> dict[str, Any]:
                 "content": {"application/json": {"schema": schema}},
             }
         error_codes = {401, 403, 404, 422, 429, 503, *op.extra_responses}
-        if op.body is not None:
+        if op.body is not None or op.form is not None:
             error_codes.add(400)
         for code in sorted(error_codes):
             operation["responses"][str(code)] = {

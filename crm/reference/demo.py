@@ -486,6 +486,13 @@ def load_demo(
         pass
     else:
         add_demo_facts(session)
+    try:  # visits, events and follow-ups of the demo, when the visits feature is installed
+        from crm.visits.demo import load_demo_visits
+    except ImportError:
+        pass
+    else:
+        session.flush()
+        load_demo_visits(session, seed_dir, today=today, rng=random.Random(rng_seed))
     return DemoResult(
         teams=teams, users=users, projects=real + made_projects, companies=made_companies
     )
