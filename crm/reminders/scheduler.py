@@ -112,7 +112,7 @@ def core_jobs() -> list[ScheduledJob]:
 _APP: Flask | None = None
 
 
-def set_app(app: Flask) -> None:
+def set_app(app: Flask | None) -> None:
     global _APP
     _APP = app
 
@@ -375,7 +375,12 @@ def build_scheduler(engine: Engine, settings: ReminderSettings) -> BlockingSched
     for stored in store.get_all_jobs():
         if stored.id not in known:
             store.remove_job(stored.id)
-    if DAILY_JOB_ID not in kept and _daily_run_missed_today(engine, settings):
+    if DAILY_JOB_ID in kept:
+        # Its stored next run time makes a missed run (misfire grace, coalesce): a catch-up
+        # left over from an earlier start would only run the check a second time.
+        if store.lookup_job(CATCH_UP_JOB_ID) is not None:
+            store.remove_job(CATCH_UP_JOB_ID)
+    elif _daily_run_missed_today(engine, settings):
         # A new (or rescheduled) daily job has no stored run to catch up: run today's now.
         scheduler.add_job(
             "crm.reminders.scheduler:daily_check_job",

@@ -196,7 +196,10 @@ def test_snooze_validation(people):
     for kwargs, field in (
         ({"rule_code": "nope", "until": today, "reason": "x"}, "rule_code"),
         ({"rule_code": "no_activity", "until": today - timedelta(days=1), "reason": "x"}, "until"),
-        ({"rule_code": "no_activity", "until": today + timedelta(days=400), "reason": "x"}, "until"),
+        (
+            {"rule_code": "no_activity", "until": today + timedelta(days=400), "reason": "x"},
+            "until",
+        ),
         ({"rule_code": "no_activity", "until": today, "reason": "  "}, "reason"),
     ):
         with pytest.raises(SnoozeError) as error:
