@@ -12,6 +12,7 @@ from crm.extensions import db
 from crm.reminders import rules as R
 from crm.reminders import services
 from crm.reminders import settings as reminder_settings
+from crm.reminders.models import Notification
 
 
 class NotificationOut(Schema):
@@ -97,7 +98,7 @@ def read_notification(notification_id: int) -> NotificationOut:
         raise ApiError(404, "No such notification.")
     db.session.commit()
     rows = db.session.execute(
-        services.notification_rows_stmt(user.id).where(services.Notification.id == notification_id)
+        services.notification_rows_stmt(user.id).where(Notification.id == notification_id)
     ).all()
     return notification_out(services.NotificationRow(*rows[0]))
 
