@@ -28,6 +28,18 @@ from crm.security import roles_required
 nav.ADMIN_NAV.append(("reminders.rules", _l("Reminder rules")))
 nav.ADMIN_NAV.append(("reminders.deliveries", _l("Reminder deliveries")))
 PER_PAGE = 50
+STATE_LABELS = {
+    "pending": _l("Waiting to be sent"),
+    "sending": _l("Being sent"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed, will retry"),
+    "dead": _l("Given up"),
+}
+CHANNEL_LABELS = {
+    "email": _l("Email"),
+    "wecom": _l("WeCom robot"),
+    "dingtalk": _l("DingTalk robot"),
+}
 
 
 # --- thresholds and calendar ------------------------------------------------------------
@@ -162,6 +174,7 @@ def deliveries() -> Any:
         db.session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
     )
     runs = db.session.scalars(select(ReminderRun).order_by(ReminderRun.id.desc()).limit(10)).all()
+    teams = db.session.scalars(select(Team).where(Team.active.is_(True)).order_by(Team.code)).all()
     return render_template(
         "reminders/deliveries.html",
         rows=rows,
@@ -170,8 +183,11 @@ def deliveries() -> Any:
         pages=max(1, -(-total // PER_PAGE)),
         state=state,
         states=outbox.STATES,
+        state_labels=STATE_LABELS,
+        channel_labels=CHANNEL_LABELS,
         counts=counts,
         runs=runs,
+        teams=teams,
         form=ConfirmForm(),
     )
 
