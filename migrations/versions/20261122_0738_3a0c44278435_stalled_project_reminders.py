@@ -1,5 +1,9 @@
 """stalled-project reminders
 
+Tables of crm/reminders (rules, runs, reminders, snoozes, notifications, the delivery
+outbox, the working-day calendar, the scheduler lock) and APScheduler's job store table;
+indexes the daily check needs on visit_project, stage_change and task.
+
 Revision ID: 3a0c44278435
 Revises: 6d17b026cbbb
 Create Date: 2026-11-22 07:38:55.148119
