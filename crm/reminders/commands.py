@@ -64,30 +64,39 @@ def run_command(as_of: date | None, dry_run: bool, no_send: bool) -> None:
 
 
 def _print_dry_run(result: Any) -> None:
+    from crm.accounts.models import User
+    from crm.pipeline.models import Project
     from crm.reminders.models import Notification, Reminder
     from crm.reminders.rules import rule_label
+    from crm.visits.models import Task
 
     click.echo(f"Dry run of the check of {result.as_of}: nothing is recorded or sent.")
     click.echo(f"{result.created} new reminders would be recorded:")
     recipients: dict[int, list[str]] = {}
-    from crm.accounts.models import User
-
-    rows = db.session.execute(
+    notified = db.session.execute(
         select(Notification.reminder_id, User.email, Notification.reason)
         .join(User, User.id == Notification.user_id)
         .join(Reminder, Reminder.id == Notification.reminder_id)
         .where(Reminder.run_id == result.run_id)
     ).all()
-    for reminder_id, email, reason in rows:
+    for reminder_id, email, reason in notified:
         recipients.setdefault(reminder_id, []).append(f"{email} ({reason})")
-    reminders = db.session.scalars(
-        select(Reminder).where(Reminder.run_id == result.run_id).order_by(Reminder.id)
+    reminders = db.session.execute(
+        select(Reminder, Project.name, Task.title)
+        .outerjoin(Project, Project.id == Reminder.project_id)
+        .outerjoin(Task, Task.id == Reminder.task_id)
+        .where(Reminder.run_id == result.run_id)
+        .order_by(Reminder.id)
     ).all()
-    for r in reminders:
-        subject = f"project {r.project_id}" if r.task_id is None else f"task {r.task_id}"
-        to = ", ".join(recipients.get(r.id, [])) or "nobody (no active owner or lead)"
+    for r, project_name, task_title in reminders:
+        subject = " / ".join(
+            part
+            for part in (project_name and f"{project_name} (#{r.project_id})", task_title)
+            if part
+        )
+        to = ", ".join(recipients.get(r.id, [])) or "nobody in-app (no active owner or lead)"
         click.echo(
-            f"  - {r.rule_code} ({rule_label(r.rule_code)}) {subject}: level {r.level}, "
+            f"  - {rule_label(r.rule_code)} [{r.rule_code}] {subject}: level {r.level}, "
             f"{r.elapsed_days} days, threshold {r.threshold_days}, "
             f"{r.days_overdue} overdue -> {to}"
         )
