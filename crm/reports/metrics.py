@@ -1,0 +1,549 @@
+"""Every number of the weekly report, the dashboard and `GET /api/v1/dashboard`.
+
+One function, `compute`, runs a fixed set of set-based queries (their number does not grow
+with the data) and returns a `Metrics` object; the workbook, the dashboard page and the API
+all read that object, so they cannot disagree. Definitions (also in docs/reports.md):
+
+- A period's *new leads, signings, landings, starts, operations* count the projects whose
+  `lead_on / signed_on / landed_on / started_on / operating_on` date falls in the period,
+  whatever their stage today; the amount is the sum of their planned investment (万元).
+- *Projects by stage* is each project's current stage when the report is computed.
+- A project's *zone* is its landed zone, else its target zone.
+- 开工率 (start rate): of the projects signed from 1 January to the period's end, the share
+  started by that end. 履约率 (honoured rate): of the same projects, the share registered in
+  the zone (landed) by that end and not dropped by then.
+- *Key projects* are those flagged key (Top-500 investor, planned investment at or above the
+  threshold, or marked by a lead); targets count key projects signed in the year.
+- *Days from signing to start* cover projects started in the 365 days up to the period's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, extract, func, literal, not_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm.accounts.models import Team
+from crm.db import utcnow
+from crm.enums import ALL_STAGES, Stage
+from crm.pipeline.models import Project
+from crm.reference.models import IndustrialChain, Region, Zone
+from crm.reports.scope import ReportScope
+from crm.reports.sqlfuncs import days_between, quartiles_stmt
+from crm.reports.stalled import stalled_stmt
+from crm.reports.targets import TargetRow, targets_for
+from crm.reports.weeks import Period, Week
+from crm.visits.models import Visit
+
+ZERO = Decimal("0.00")
+EVENTS = ("lead", "signed", "landed", "started", "operating")
+PERIODS = ("week", "last_week", "ytd", "last_ytd")
+VISIT_WEEKS = 8
+LEAD_TIME_DAYS = 365
+
+
+@dataclass
+class Count:
+    count: int = 0
+    amount: Decimal = ZERO  # 万元
+
+    def add(self, count: int, amount: Decimal | None) -> None:
+        self.count += int(count or 0)
+        self.amount += amount or ZERO
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "amount": str(self.amount)}
+
+
+@dataclass
+class Rate:
+    signed: int = 0
+    started: int = 0
+    honoured: int = 0
+
+    @property
+    def start_rate(self) -> Decimal | None:
+        return _share(self.started, self.signed)
+
+    @property
+    def honoured_rate(self) -> Decimal | None:
+        return _share(self.honoured, self.signed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "signed": self.signed,
+            "started": self.started,
+            "honoured": self.honoured,
+            "start_rate": _str(self.start_rate),
+            "honoured_rate": _str(self.honoured_rate),
+        }
+
+
+@dataclass
+class Group:
+    """A chain, zone or team: its active pipeline and this year's results."""
+
+    key: str | None  # code; None for "not set"
+    name_zh: str
+    name_en: str
+    active: Count = field(default_factory=Count)  # every stage but dropped
+    signed_ytd: Count = field(default_factory=Count)
+    started_ytd: int = 0
+    key_active: int = 0
+    key_signed_ytd: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.key,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "active": self.active.as_dict(),
+            "signed_ytd": self.signed_ytd.as_dict(),
+            "started_ytd": self.started_ytd,
+            "key_active": self.key_active,
+            "key_signed_ytd": self.key_signed_ytd,
+        }
+
+
+@dataclass
+class LeadTime:
+    """Days from signing to start for one zone (or all, key None)."""
+
+    key: str | None
+    name_zh: str
+    name_en: str
+    projects: int
+    minimum: int
+    p25: int
+    median: Decimal
+    p75: int
+    maximum: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "zone": self.key,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "projects": self.projects,
+            "min": self.minimum,
+            "p25": self.p25,
+            "median": str(self.median),
+            "p75": self.p75,
+            "max": self.maximum,
+        }
+
+
+@dataclass(frozen=True)
+class VisitCell:
+    team: str
+    team_zh: str
+    team_en: str
+    region: str | None
+    region_zh: str
+    region_en: str
+    count: int
+
+
+@dataclass
+class Metrics:
+    week: Week
+    scope: ReportScope
+    computed_at: datetime
+    events: dict[str, dict[str, Count]]  # event -> period -> Count
+    by_stage: dict[str, Count]
+    key_by_stage: dict[str, Count]
+    rates: dict[str, Rate]  # "ytd" and "last_ytd"
+    by_chain: list[Group]
+    by_zone: list[Group]
+    by_team: list[Group]
+    targets: list[TargetRow]
+    signings_by_month: list[Count]  # 12 entries, months after the week's end are zero
+    lead_times: list[LeadTime]  # per zone, then the overall row (key None)
+    visits_by_team_region: list[VisitCell]
+    visits_per_team_week: dict[str, list[int]]  # team code -> counts of VISIT_WEEKS weeks
+    visit_weeks: list[Week]
+    team_names: dict[str, tuple[str, str]]
+    stalled_by_team: list[tuple[str, str, str, Count]]  # team code, zh, en, count/amount
+
+    @property
+    def year(self) -> int:
+        return self.week.end.year
+
+    @property
+    def key_active(self) -> Count:
+        total = Count()
+        for stage, c in self.key_by_stage.items():
+            if stage != Stage.DROPPED.value:
+                total.add(c.count, c.amount)
+        return total
+
+    @property
+    def target_total(self) -> TargetRow | None:
+        """The scope's overall target: its team's, or the sum of zone targets (leaders)."""
+        rows = self.targets
+        if self.scope.team_id is None:
+            rows = [t for t in rows if t.kind == "zone"] or [t for t in rows if t.kind == "team"]
+        if not rows:
+            return None
+        return TargetRow.total(rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The numbers as JSON-ready data (amounts in 万元 as decimal strings)."""
+        return {
+            "week": self.week.label,
+            "start": self.week.start.isoformat(),
+            "end": self.week.end.isoformat(),
+            "scope": self.scope.key,
+            "computed_at": self.computed_at.isoformat(),
+            "events": {
+                e: {p: c.as_dict() for p, c in periods.items()}
+                for e, periods in self.events.items()
+            },
+            "by_stage": {s: c.as_dict() for s, c in self.by_stage.items()},
+            "key_projects": {
+                "active": self.key_active.as_dict(),
+                "by_stage": {s: c.as_dict() for s, c in self.key_by_stage.items()},
+            },
+            "rates": {k: r.as_dict() for k, r in self.rates.items()},
+            "by_chain": [g.as_dict() for g in self.by_chain],
+            "by_zone": [g.as_dict() for g in self.by_zone],
+            "by_team": [g.as_dict() for g in self.by_team],
+            "targets": [t.as_dict() for t in self.targets],
+            "signings_by_month": [
+                {"month": i + 1, **c.as_dict()} for i, c in enumerate(self.signings_by_month)
+            ],
+            "signing_to_start_days": [lt.as_dict() for lt in self.lead_times],
+            "visits_by_team_region": [
+                {"team": v.team, "region": v.region, "count": v.count}
+                for v in self.visits_by_team_region
+            ],
+            "visits_per_team_week": {
+                "weeks": [w.label for w in self.visit_weeks],
+                "teams": self.visits_per_team_week,
+            },
+            "stalled_by_team": [
+                {"team": code, **c.as_dict()} for code, _zh, _en, c in self.stalled_by_team
+            ],
+        }
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _in(col: Any, period: Period) -> ColumnElement[bool]:
+    return and_(col >= period.start, col <= period.end)
+
+
+def _count_if(cond: ColumnElement[bool]) -> Any:
+    return func.count(case((cond, 1)))
+
+
+def _sum_if(cond: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((cond, Project.planned_investment))), 0)
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def zone_of_project() -> ColumnElement[Any]:
+    return func.coalesce(Project.landed_zone_id, Project.target_zone_id)
+
+
+def _periods(week: Week) -> dict[str, Period]:
+    return {
+        "week": week,
+        "last_week": week.previous(),
+        "ytd": week.year_to_date,
+        "last_ytd": week.last_year_to_date,
+    }
+
+
+def _events(session: Session, scope: ColumnElement[bool], week: Week) -> dict[str, Any]:
+    periods = _periods(week)
+    columns = []
+    for event in EVENTS:
+        col = getattr(Project, f"{event}_on")
+        for name in PERIODS:
+            cond = _in(col, periods[name])
+            columns += [_count_if(cond), _sum_if(cond)]
+    for name in ("ytd", "last_ytd"):
+        period = periods[name]
+        cohort = _in(Project.signed_on, period)
+        not_dropped = not_(
+            and_(
+                Project.stage == Stage.DROPPED,
+                func.coalesce(Project.dropped_on, period.end) <= period.end,
+            )
+        )
+        columns += [
+            _count_if(cohort),
+            _count_if(and_(cohort, Project.started_on <= period.end)),
+            _count_if(and_(cohort, Project.landed_on <= period.end, not_dropped)),
+        ]
+    row = list(session.execute(select(*columns).where(scope)).one())
+    events: dict[str, dict[str, Count]] = {}
+    for event in EVENTS:
+        events[event] = {}
+        for name in PERIODS:
+            count, amount = row.pop(0), row.pop(0)
+            events[event][name] = Count(int(count), _amount(amount))
+    rates = {}
+    for name in ("ytd", "last_ytd"):
+        signed, started, honoured = row.pop(0), row.pop(0), row.pop(0)
+        rates[name] = Rate(int(signed), int(started), int(honoured))
+    return {"events": events, "rates": rates}
+
+
+def _stages(session: Session, scope: ColumnElement[bool]) -> dict[str, Any]:
+    rows = session.execute(
+        select(
+            Project.stage,
+            func.count(),
+            func.coalesce(func.sum(Project.planned_investment), 0),
+            _count_if(Project.is_key.is_(True)),
+            _sum_if(Project.is_key.is_(True)),
+        )
+        .where(scope)
+        .group_by(Project.stage)
+    ).all()
+    by_stage = {s.value: Count() for s in ALL_STAGES}
+    key_by_stage = {s.value: Count() for s in ALL_STAGES}
+    for stage, count, amount, key_count, key_amount in rows:
+        by_stage[Stage(stage).value].add(count, _amount(amount))
+        key_by_stage[Stage(stage).value].add(key_count, _amount(key_amount))
+    return {"by_stage": by_stage, "key_by_stage": key_by_stage}
+
+
+def _groups(session: Session, scope: ColumnElement[bool], week: Week) -> dict[str, Any]:
+    """Chains, zones and teams from one grouped query (a small cube summed here)."""
+    ytd = week.year_to_date
+    active = Project.stage != Stage.DROPPED
+    signed = _in(Project.signed_on, ytd)
+    is_key = Project.is_key.is_(True)
+    zone = zone_of_project()
+    rows = session.execute(
+        select(
+            Project.chain_id,
+            zone,
+            Project.team_id,
+            _count_if(active),
+            _sum_if(active),
+            _count_if(signed),
+            _sum_if(signed),
+            _count_if(_in(Project.started_on, ytd)),
+            _count_if(and_(active, is_key)),
+            _count_if(and_(signed, is_key)),
+        )
+        .where(scope)
+        .group_by(Project.chain_id, zone, Project.team_id)
+    ).all()
+    chains = {
+        cid: (code, zh, en)
+        for cid, code, zh, en in session.execute(
+            select(
+                IndustrialChain.id,
+                IndustrialChain.code,
+                IndustrialChain.name_zh,
+                IndustrialChain.name_en,
+            ).order_by(IndustrialChain.sort, IndustrialChain.id)
+        )
+    }
+    zones = {
+        zid: (code, zh, en)
+        for zid, code, zh, en in session.execute(
+            select(Zone.id, Zone.code, Zone.name_zh, Zone.name_en).order_by(Zone.id)
+        )
+    }
+    teams = {
+        tid: (code, zh, en)
+        for tid, code, zh, en in session.execute(
+            select(Team.id, Team.code, Team.name_zh, Team.name_en).order_by(Team.code)
+        )
+    }
+    out: dict[str, dict[Any, Group]] = {"chain": {}, "zone": {}, "team": {}}
+    names = {"chain": chains, "zone": zones, "team": teams}
+    for chain_id, zone_id, team_id, *values in rows:
+        for dim, ref in (("chain", chain_id), ("zone", zone_id), ("team", team_id)):
+            group = out[dim].get(ref)
+            if group is None:
+                code, zh, en = names[dim].get(ref, (None, "未设置", "Not set"))
+                group = out[dim][ref] = Group(code, zh, en)
+            a_count, a_amount, s_count, s_amount, started, key_active, key_signed = values
+            group.active.add(a_count, _amount(a_amount))
+            group.signed_ytd.add(s_count, _amount(s_amount))
+            group.started_ytd += int(started)
+            group.key_active += int(key_active)
+            group.key_signed_ytd += int(key_signed)
+
+    def ordered(dim: str) -> list[Group]:
+        order = list(names[dim])
+        groups = out[dim]
+        known = [groups[i] for i in order if i in groups]
+        return known + ([groups[None]] if None in groups else [])
+
+    return {
+        "by_chain": ordered("chain"),
+        "by_zone": ordered("zone"),
+        "by_team": ordered("team"),
+        "team_names": {code: (zh, en) for code, zh, en in teams.values()},
+        "zone_ids": {code: zid for zid, (code, _zh, _en) in zones.items()},
+        "team_ids": {code: tid for tid, (code, _zh, _en) in teams.items()},
+    }
+
+
+def _signings_by_month(session: Session, scope: ColumnElement[bool], week: Week) -> list[Count]:
+    month = extract("month", Project.signed_on)
+    rows = session.execute(
+        select(month, func.count(), func.coalesce(func.sum(Project.planned_investment), 0))
+        .where(scope, _in(Project.signed_on, week.year_to_date))
+        .group_by(month)
+    ).all()
+    months = [Count() for _ in range(12)]
+    for m, count, amount in rows:
+        months[int(m) - 1].add(count, _amount(amount))
+    return months
+
+
+def _lead_times(session: Session, scope: ColumnElement[bool], week: Week) -> list[LeadTime]:
+    window = Period(week.end - timedelta(days=LEAD_TIME_DAYS - 1), week.end)
+    where = and_(
+        scope,
+        Project.signed_on.is_not(None),
+        _in(Project.started_on, window),
+        Project.started_on >= Project.signed_on,
+    )
+    days = days_between(Project.signed_on, Project.started_on)
+    per_zone = session.execute(quartiles_stmt(days, zone_of_project(), where)).all()
+    overall = session.execute(quartiles_stmt(days, literal(0), where)).all()
+    zones = {
+        zid: (code, zh, en)
+        for zid, code, zh, en in session.execute(
+            select(Zone.id, Zone.code, Zone.name_zh, Zone.name_en)
+        )
+    }
+    result = []
+    for zone_id, n, lo, p25, median, p75, hi in sorted(
+        per_zone, key=lambda r: (r[0] is None, r[0] or 0)
+    ):
+        code, zh, en = zones.get(zone_id, (None, "未设置", "Not set"))
+        result.append(
+            LeadTime(code, zh, en, int(n), int(lo), int(p25), _half(median), int(p75), int(hi))
+        )
+    for _grp, n, lo, p25, median, p75, hi in overall:
+        result.append(
+            LeadTime(
+                None, "全部", "All", int(n), int(lo), int(p25), _half(median), int(p75), int(hi)
+            )
+        )
+    return result
+
+
+def _half(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.1"))
+
+
+def _visits(session: Session, scope: ReportScope, week: Week) -> dict[str, Any]:
+    region_code = func.coalesce(Region.code, "")
+    by_team_region = session.execute(
+        select(
+            Team.code,
+            Team.name_zh,
+            Team.name_en,
+            region_code,
+            Region.name_zh,
+            Region.name_en,
+            func.count(),
+        )
+        .select_from(Visit)
+        .join(Team, Team.id == Visit.team_id)
+        .outerjoin(Region, Region.id == Visit.region_id)
+        .where(scope.visits(), _in(Visit.on, week))
+        .group_by(
+            Team.code, Team.name_zh, Team.name_en, region_code, Region.name_zh, Region.name_en
+        )
+        .order_by(Team.code, region_code)
+    ).all()
+    weeks = [week]
+    for _ in range(VISIT_WEEKS - 1):
+        weeks.insert(0, weeks[0].previous())
+    span = Period(weeks[0].start, week.end)
+    per_day = session.execute(
+        select(Team.code, Visit.on, func.count())
+        .select_from(Visit)
+        .join(Team, Team.id == Visit.team_id)
+        .where(scope.visits(), _in(Visit.on, span))
+        .group_by(Team.code, Visit.on)
+    ).all()
+    per_team: dict[str, list[int]] = {}
+    for code, day, count in per_day:
+        index = (day - span.start).days // 7
+        per_team.setdefault(code, [0] * VISIT_WEEKS)[index] += int(count)
+    return {
+        "visits_by_team_region": [
+            VisitCell(t, tz, te, r or None, rz or "未设置", re_ or "Not set", int(n))
+            for t, tz, te, r, rz, re_, n in by_team_region
+        ],
+        "visits_per_team_week": dict(sorted(per_team.items())),
+        "visit_weeks": weeks,
+    }
+
+
+def _stalled_by_team(session: Session, scope: ColumnElement[bool], week: Week) -> list[Any]:
+    stalled = stalled_stmt(scope, week.end).subquery()
+    rows = session.execute(
+        select(
+            Team.code,
+            Team.name_zh,
+            Team.name_en,
+            func.count(),
+            func.coalesce(func.sum(Project.planned_investment), 0),
+        )
+        .select_from(stalled)
+        .join(Project, Project.id == stalled.c.project_id)
+        .join(Team, Team.id == Project.team_id)
+        .group_by(Team.code, Team.name_zh, Team.name_en)
+        .order_by(Team.code)
+    ).all()
+    return [(code, zh, en, Count(int(n), _amount(a))) for code, zh, en, n, a in rows]
+
+
+def compute(session: Session, scope: ReportScope, week: Week) -> Metrics:
+    """All the numbers for `scope` in `week` (a bounded number of queries)."""
+    where = scope.projects()
+    groups = _groups(session, where, week)
+    targets = targets_for(
+        session,
+        scope,
+        week.end.year,
+        by_zone={g.key: g for g in groups["by_zone"] if g.key},
+        by_team={g.key: g for g in groups["by_team"] if g.key},
+    )
+    return Metrics(
+        week=week,
+        scope=scope,
+        computed_at=utcnow(),
+        **_events(session, where, week),
+        **_stages(session, where),
+        by_chain=groups["by_chain"],
+        by_zone=groups["by_zone"],
+        by_team=groups["by_team"],
+        team_names=groups["team_names"],
+        targets=targets,
+        signings_by_month=_signings_by_month(session, where, week),
+        lead_times=_lead_times(session, where, week),
+        **_visits(session, scope, week),
+        stalled_by_team=_stalled_by_team(session, where, week),
+    )
