@@ -64,7 +64,8 @@ def generate(app: Any, projects: int, visits: int, today: date) -> None:
     from crm.enums import MAIN_STAGES
     from crm.extensions import db
     from crm.pipeline.models import Company, Project, StageChange
-    from crm.reference.demo import ensure_teams_and_users, generate as generate_projects
+    from crm.reference.demo import ensure_teams_and_users
+    from crm.reference.demo import generate as generate_projects
     from crm.reference.models import Region
     from crm.reference.seed import load_reference_data
     from crm.visits.models import Visit
@@ -151,7 +152,7 @@ def bench_weekly(db_path: Path, instance: Path, week: str) -> tuple[float, float
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(f'BENCH {elapsed:.3f} {peak:.1f}')\n"
     )
-    result = subprocess.run(  # noqa: PLW1510
+    result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT
     )
     if result.returncode:
@@ -273,8 +274,10 @@ def main() -> None:
         failed |= verdict == "OVER BUDGET"
         shown = f"<= {budget:g}" if budget is not None else ""
         print(f"{name:28s} {value:10.1f} {shown:10s} {verdict}")
-    print(f"bench process peak RSS: "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; files in {workdir}")
+    print(
+        f"bench process peak RSS: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; files in {workdir}"
+    )
     sys.exit(1 if failed else 0)
 
 

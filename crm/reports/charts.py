@@ -134,7 +134,8 @@ def months_vs_target(
         f'stroke="#adb5bd"/>',
         f'<text x="{left - 4}" y="{_num(y(peak) + 4)}" text-anchor="end" {FONT} '
         f'fill="#6c757d">{_num(peak)}</text>',
-        f'<text x="{left - 4}" y="{_num(y(0) + 4)}" text-anchor="end" {FONT} fill="#6c757d">0</text>',
+        f'<text x="{left - 4}" y="{_num(y(0) + 4)}" text-anchor="end" {FONT} '
+        f'fill="#6c757d">0</text>',
     ]
     for i, value in enumerate(monthly):
         x = left + i * step

@@ -52,10 +52,12 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def build(session: Session, scope: ReportScope, week: Week) -> Dashboard:
-    """Every number and list of the dashboard for `scope` and `week`."""
-    numbers = metrics.compute(session, scope, week)
-    stalled_stmt = listings.stalled_lines_stmt(scope, week.end)
+def build(
+    session: Session, scope: ReportScope, week: Week, *, as_of: date | None = None
+) -> Dashboard:
+    """Every number and list of the dashboard for `scope` and `week` (see metrics.compute)."""
+    numbers = metrics.compute(session, scope, week, as_of=as_of)
+    stalled_stmt = listings.stalled_lines_stmt(scope, numbers.as_of)
     return Dashboard(
         metrics=numbers,
         key_projects=listings.first(session, listings.key_projects_stmt(scope), TOP),

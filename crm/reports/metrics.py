@@ -20,7 +20,7 @@ all read that object, so they cannot disagree. Definitions (also in docs/reports
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -154,6 +154,7 @@ class Metrics:
     week: Week
     scope: ReportScope
     computed_at: datetime
+    as_of: date  # the day stalled projects are judged on
     events: dict[str, dict[str, Count]]  # event -> period -> Count
     by_stage: dict[str, Count]
     key_by_stage: dict[str, Count]
@@ -200,6 +201,7 @@ class Metrics:
             "end": self.week.end.isoformat(),
             "scope": self.scope.key,
             "computed_at": self.computed_at.isoformat(),
+            "as_of": self.as_of.isoformat(),
             "events": {
                 e: {p: c.as_dict() for p, c in periods.items()}
                 for e, periods in self.events.items()
@@ -501,8 +503,8 @@ def _visits(session: Session, scope: ReportScope, week: Week) -> dict[str, Any]:
     }
 
 
-def _stalled_by_team(session: Session, scope: ColumnElement[bool], week: Week) -> list[Any]:
-    stalled = stalled_stmt(scope, week.end).subquery()
+def _stalled_by_team(session: Session, scope: ColumnElement[bool], as_of: date) -> list[Any]:
+    stalled = stalled_stmt(scope, as_of).subquery()
     rows = session.execute(
         select(
             Team.code,
@@ -520,9 +522,16 @@ def _stalled_by_team(session: Session, scope: ColumnElement[bool], week: Week) -
     return [(code, zh, en, Count(int(n), _amount(a))) for code, zh, en, n, a in rows]
 
 
-def compute(session: Session, scope: ReportScope, week: Week) -> Metrics:
-    """All the numbers for `scope` in `week` (a bounded number of queries)."""
+def compute(
+    session: Session, scope: ReportScope, week: Week, *, as_of: date | None = None
+) -> Metrics:
+    """All the numbers for `scope` in `week` (a bounded number of queries).
+
+    `as_of` (default: the week's end) is the day stalled projects are judged on; for the
+    week in progress it is today.
+    """
     where = scope.projects()
+    as_of = min(as_of or week.end, week.end)
     groups = _groups(session, where, week)
     targets = targets_for(
         session,
@@ -535,6 +544,7 @@ def compute(session: Session, scope: ReportScope, week: Week) -> Metrics:
         week=week,
         scope=scope,
         computed_at=utcnow(),
+        as_of=as_of,
         **_events(session, where, week),
         **_stages(session, where),
         by_chain=groups["by_chain"],
@@ -545,5 +555,5 @@ def compute(session: Session, scope: ReportScope, week: Week) -> Metrics:
         signings_by_month=_signings_by_month(session, where, week),
         lead_times=_lead_times(session, where, week),
         **_visits(session, scope, week),
-        stalled_by_team=_stalled_by_team(session, where, week),
+        stalled_by_team=_stalled_by_team(session, where, as_of),
     )

@@ -17,8 +17,8 @@ class AnnualTarget(db.Model):
 
     __tablename__ = "annual_target"
     __table_args__ = (
-        UniqueConstraint("year", "zone_id"),
-        UniqueConstraint("year", "team_id"),
+        UniqueConstraint("year", "zone_id", name="uq_annual_target_year_zone"),
+        UniqueConstraint("year", "team_id", name="uq_annual_target_year_team"),
         CheckConstraint("(zone_id IS NULL) <> (team_id IS NULL)", name="zone_or_team"),
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,7 +18,7 @@ from crm.accounts.models import Team
 from crm.enums import MAIN_STAGES, Role
 from crm.extensions import db
 from crm.i18n import is_english, stage_label
-from crm.reports import charts, dashboard
+from crm.reports import cache, charts, dashboard
 from crm.reports.scope import REPORT_ROLES, ReportScope, ScopeError, scope_for
 from crm.reports.weeks import Week, WeekError, local_today
 from crm.security import roles_required
@@ -27,9 +28,10 @@ bp = Blueprint("reports", __name__)
 nav.NAV.append(("reports.dashboard_page", _l("Dashboard"), tuple(r.value for r in REPORT_ROLES)))
 
 
-def today() -> Any:
-    from flask import current_app
+DEFAULT_CACHE_SECONDS = int(os.environ.get("CRM_REPORT_CACHE_SECONDS", "120"))
 
+
+def today() -> date:
     return local_today(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
@@ -65,7 +67,7 @@ def team_choices() -> list[tuple[str, str]]:
     return [(code, (en or zh) if is_english() else zh) for code, zh, en in teams]
 
 
-def _name(zh: str, en: str) -> str:
+def bilingual(zh: str, en: str) -> str:
     return (en or zh) if is_english() else zh
 
 
@@ -80,11 +82,19 @@ def build_charts(board: dashboard.Dashboard) -> dict[str, Any]:
         for s in MAIN_STAGES
     ]
     by_chain = [
-        charts.Bar(_name(g.name_zh, g.name_en), charts.yi(g.active.amount), f"{charts.yi(g.active.amount):,.1f}")
+        charts.Bar(
+            bilingual(g.name_zh, g.name_en),
+            charts.yi(g.active.amount),
+            f"{charts.yi(g.active.amount):,.1f}",
+        )
         for g in m.by_chain
     ]
     by_zone = [
-        charts.Bar(_name(g.name_zh, g.name_en), charts.yi(g.active.amount), f"{charts.yi(g.active.amount):,.1f}")
+        charts.Bar(
+            bilingual(g.name_zh, g.name_en),
+            charts.yi(g.active.amount),
+            f"{charts.yi(g.active.amount):,.1f}",
+        )
         for g in m.by_zone
     ]
     target = m.target_total
@@ -97,14 +107,22 @@ def build_charts(board: dashboard.Dashboard) -> dict[str, Any]:
         (_("Signed in the month"), _("Signed so far"), _("Target pace")),
     )
     spreads = [
-        charts.Spread(_name(lt.name_zh, lt.name_en), lt.minimum, lt.p25, float(lt.median), lt.p75, lt.maximum)
+        charts.Spread(
+            bilingual(lt.name_zh, lt.name_en),
+            lt.minimum,
+            lt.p25,
+            float(lt.median),
+            lt.p75,
+            lt.maximum,
+        )
         for lt in m.lead_times
     ]
     stalled = [
-        charts.Bar(_name(zh, en), c.count, str(c.count)) for _code, zh, en, c in m.stalled_by_team
+        charts.Bar(bilingual(zh, en), c.count, str(c.count))
+        for _code, zh, en, c in m.stalled_by_team
     ]
     visit_series = [
-        (_name(*m.team_names.get(code, (code, code))), counts)
+        (bilingual(*m.team_names.get(code, (code, code))), counts)
         for code, counts in m.visits_per_team_week.items()
     ]
     return {
@@ -120,12 +138,27 @@ def build_charts(board: dashboard.Dashboard) -> dict[str, Any]:
     }
 
 
+def cache_seconds() -> float:
+    return float(current_app.config.get("CRM_REPORT_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+
+
+def dashboard_for(scope: ReportScope, week: Week) -> dashboard.Dashboard:
+    """The dashboard of `scope` and `week`, from the short-lived cache when still current."""
+    as_of = min(today(), week.end)
+    return cache.cached(
+        db.session,
+        ("dashboard", scope.key, week.label, as_of.isoformat()),
+        cache_seconds(),
+        lambda: dashboard.build(db.session, scope, week, as_of=as_of),
+    )
+
+
 @bp.get("/dashboard")
 @roles_required(*REPORT_ROLES)
 def dashboard_page() -> Any:
     scope = requested_scope()
     week = requested_week(Week.of(today()))
-    board = dashboard.build(db.session, scope, week)
+    board = dashboard_for(scope, week)
     return render_template(
         "reports/dashboard.html",
         board=board,
@@ -135,5 +168,5 @@ def dashboard_page() -> Any:
         scope=scope,
         teams=team_choices(),
         main_stages=MAIN_STAGES,
-        name=_name,
+        name=bilingual,
     )
