@@ -11,6 +11,7 @@ for that stage (the import day when the ledger gives none), noted with the impor
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +299,22 @@ def undo(session: Session, admin: User, record: LedgerImport) -> LedgerImport:
     return record
 
 
+DATE_ATTRS = frozenset({"lead_on", "signed_on", "landed_on", "started_on", "operating_on"})
+DECIMAL_ATTRS = frozenset(
+    {
+        "planned_investment",
+        "fixed_asset_investment",
+        "funds_in_place_total",
+        "land_mu",
+        "expected_annual_output",
+        "expected_annual_tax",
+    }
+)
+INT_ATTRS = frozenset({"jobs", "chain_id", "source_region_id", "owner_id"})
+
+
 def _restore(project: Project, attr: str, old: Any) -> None:
+    """Put back a value as recorded before the import (JSON form: dates and amounts as text)."""
     if attr.startswith("facts."):
         key = attr.split(".", 1)[1]
         facts = dict(project.facts or {})
@@ -310,11 +326,16 @@ def _restore(project: Project, attr: str, old: Any) -> None:
         facts["ledger"] = ledger_facts
         project.facts = facts
         return
-    column = Project.__table__.c[attr]
-    python_type = column.type.python_type if attr != "stage" else Stage
     if old is None:
-        setattr(project, attr, None)
-    elif python_type is date:
-        setattr(project, attr, date.fromisoformat(old))
+        value: Any = None
+    elif attr == "stage":
+        value = Stage(old)
+    elif attr in DATE_ATTRS:
+        value = date.fromisoformat(old)
+    elif attr in DECIMAL_ATTRS:
+        value = Decimal(old)
+    elif attr in INT_ATTRS:
+        value = int(old)
     else:
-        setattr(project, attr, python_type(old))
+        value = old
+    setattr(project, attr, value)

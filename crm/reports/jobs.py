@@ -17,9 +17,10 @@ after downtime (misfire grace) or two schedulers by mistake archive each report 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import date
 
-from flask import Flask
+from flask import Flask, has_app_context
 from sqlalchemy import select
 
 from crm.accounts.models import Team
@@ -37,7 +38,9 @@ def generate_last_week_report(app: Flask, today: date | None = None) -> list[int
     Returns the ids of the archived reports (existing ones included). Each report is
     committed on its own, so one failure does not lose the others.
     """
-    with app.app_context():
+    # Reuse the caller's application context (tests, `crm shell`); the scheduler has none.
+    context = nullcontext() if has_app_context() else app.app_context()
+    with context:
         today = today or local_today(app.config["BABEL_DEFAULT_TIMEZONE"])
         week = last_complete_week(today)
         directory = archive.reports_dir(app.config)
