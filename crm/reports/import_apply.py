@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
@@ -23,10 +23,12 @@ from crm.audit import record as audit
 from crm.enums import MAIN_STAGES, Role, Stage
 from crm.pipeline.keys import key_reasons, key_threshold
 from crm.pipeline.models import Company, CompanyTop500, Project, StageChange
-from crm.pipeline.names import normalize_company_name, search_blob
+from crm.pipeline.names import search_blob
 from crm.reports.import_models import LedgerImport, LedgerImportChange
-from crm.reports.import_plan import Plan, RowPlan, plain
-from crm.reports.imports import LedgerImportError, Limits, evaluate, read
+from crm.reports.import_plan import Plan, RowPlan, normalize_company_name, plain
+from crm.reports.imports import LedgerImportError, Limits, replan
+
+BATCH = 1000
 
 
 def _stage_steps(start: Stage | None, to: Stage) -> list[Stage]:
@@ -41,77 +43,135 @@ def _stage_steps(start: Stage | None, to: Stage) -> list[Stage]:
 
 
 def _history(
-    project: Project, start: Stage | None, to: Stage, today: date, note: str, user_id: int
-) -> list[StageChange]:
+    project_id: int,
+    dates: dict[str, Any],
+    start: Stage | None,
+    to: Stage,
+    today: date,
+    note: str,
+    user_id: int,
+) -> list[dict[str, Any]]:
+    """StageChange rows for moving a project from `start` to `to` with the ledger's dates."""
     rows, previous = [], start
     for stage in _stage_steps(start, to):
-        day = project.stage_date(stage) if stage != Stage.LEAD else project.lead_on
+        day = dates.get(f"{stage.value}_on")
         if day is None and stage != to:
             continue  # a skipped stage the ledger gives no date for
         rows.append(
-            StageChange(
-                project_id=project.id,
-                from_stage=previous,
-                to_stage=stage,
-                on=day or today,
-                user_id=user_id,
-                note=note,
-            )
+            {
+                "project_id": project_id,
+                "from_stage": previous,
+                "to_stage": stage,
+                "on": day or today,
+                "user_id": user_id,
+                "note": note,
+                "at": datetime.now(UTC),
+            }
         )
         previous = stage
     return rows
 
 
-def _key_flags(session: Session, projects: list[Project], year: int) -> None:
-    """Recompute the key-project flag of the created or updated projects (bulk look-up)."""
-    threshold = key_threshold(session)
-    company_ids = sorted({p.company_id for p in projects})
-    lists: dict[int, list[tuple[str, int]]] = {}
-    for start in range(0, len(company_ids), 500):
-        for cid, code, y in session.execute(
-            select(CompanyTop500.company_id, CompanyTop500.list_code, CompanyTop500.year).where(
-                CompanyTop500.company_id.in_(company_ids[start : start + 500])
-            )
-        ):
-            lists.setdefault(cid, []).append((code, y))
-    for p in projects:
-        reasons = key_reasons(
-            planned_investment=p.planned_investment,
-            threshold=threshold,
-            top500=lists.get(p.company_id, []),
-            current_year=year,
-            manual=p.key_manual,
-            manual_reason=p.key_manual_reason,
+class _KeyRule:
+    """Key-project reasons for many projects with one look-up of Top-500 listings."""
+
+    def __init__(self, session: Session, company_ids: set[int], year: int) -> None:
+        self.threshold = key_threshold(session)
+        self.year = year
+        self.lists: dict[int, list[tuple[str, int]]] = {}
+        ids = sorted(company_ids)
+        for start in range(0, len(ids), 500):
+            for cid, code, y in session.execute(
+                select(CompanyTop500.company_id, CompanyTop500.list_code, CompanyTop500.year).where(
+                    CompanyTop500.company_id.in_(ids[start : start + 500])
+                )
+            ):
+                self.lists.setdefault(cid, []).append((code, y))
+
+    def reasons(
+        self, company_id: int, amount: Any, manual: bool = False, why: str | None = None
+    ) -> list[str]:
+        return key_reasons(
+            planned_investment=amount,
+            threshold=self.threshold,
+            top500=self.lists.get(company_id, []),
+            current_year=self.year,
+            manual=manual,
+            manual_reason=why,
         )
-        if reasons != list(p.key_reasons or []):
-            p.key_reasons = reasons
-            p.is_key = bool(reasons)
 
 
-def _company(
-    session: Session, plan: RowPlan, known: Plan, made: dict[str, Company]
-) -> tuple[Company, bool]:
-    """The row's company: found by the plan, made earlier in this import, or new."""
-    if plan.company_id is not None:
-        company = known.companies[plan.company_id]
-        if company.deleted_at is not None:
-            company.deleted_at = None  # revived (an undone import had created it)
-        return company, False
-    key = plan.uscc or normalize_company_name(plan.company_name)
-    if key in made:
-        return made[key], False
-    company = Company(
-        name=plan.company_name,
-        normalized_name=normalize_company_name(plan.company_name),
-        uscc=plan.uscc,
-        aliases=[],
-        tags=[],
-        search_blob=search_blob(plan.company_name, [], None),
-    )
-    session.add(company)
-    made[key] = company
-    made[normalize_company_name(plan.company_name)] = company
-    return company, True
+def _same_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every row with every key (None where absent): one INSERT statement serves them all."""
+    keys = {key for row in rows for key in row}
+    return [{key: row.get(key) for key in keys} for row in rows]
+
+
+def _insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert many rows in batches and return their ids, in the order given.
+
+    PostgreSQL: multi-row INSERT ... RETURNING (ids in parameter order). SQLite cannot
+    return them in order from one statement, so ids are assigned here: SQLite has a single
+    writer and this transaction already holds the write lock (the import row was updated
+    first), so nobody else can take them meanwhile.
+    """
+    if not rows:
+        return []
+    rows = _same_keys(rows)
+    table = model.__table__
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        first = (connection.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+        ids = list(range(first, first + len(rows)))
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        for start in range(0, len(rows), BATCH):
+            connection.execute(insert(table), rows[start : start + BATCH])
+        return ids
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = []
+    for start in range(0, len(rows), BATCH):
+        ids += list(connection.execute(statement, rows[start : start + BATCH]).scalars())
+    return ids
+
+
+def _new_companies(
+    session: Session, plan: Plan, rows: list[RowPlan]
+) -> tuple[dict[int, int], list[tuple[RowPlan, int]]]:
+    """Create the companies the plan did not find; map each row to its company id."""
+    company_of: dict[int, int] = {}
+    pending: dict[str, tuple[RowPlan, dict[str, Any]]] = {}
+    row_key: dict[int, str] = {}
+    now = datetime.now(UTC)
+    for row in rows:
+        if row.company_id is not None:
+            company = plan.companies[row.company_id]
+            if company.deleted_at is not None:
+                company.deleted_at = None  # revived (an undone import had created it)
+            company_of[row.row] = company.id
+            continue
+        normalized = normalize_company_name(row.company_name)
+        key = row.uscc or normalized
+        row_key[row.row] = key
+        if key not in pending:
+            pending[key] = (
+                row,
+                {
+                    "name": row.company_name,
+                    "normalized_name": normalized,
+                    "uscc": row.uscc,
+                    "aliases": [],
+                    "tags": [],
+                    "search_blob": search_blob(row.company_name, [], None),
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+    ids = _insert(session, Company, [values for _row, values in pending.values()])
+    made = dict(zip(pending, ids, strict=True))
+    for number, key in row_key.items():
+        company_of[number] = made[key]
+    return company_of, [(row, made[key]) for key, (row, _v) in pending.items()]
 
 
 def apply(
@@ -123,44 +183,59 @@ def apply(
     limits: Limits,
     today: date,
 ) -> LedgerImport:
-    """Write a validated import (all rows or none). Flushes; the caller commits."""
+    """Write a validated import (all rows or none). Flushes; the caller commits.
+
+    The rows validated at upload are matched against the database again (it may have
+    changed since); new rows go in with batched INSERTs, updates through the ORM (with
+    the optimistic version check). `upload_dir` and `limits` are kept for symmetry with
+    the upload; the file is not read again.
+    """
     if record.status != "validated":
         raise LedgerImportError(
             "status", "Only a validated import that was not applied can be applied.", 409
         )
-    table = read(record, upload_dir, limits)
-    mapping = {int(k): v for k, v in record.mapping.items()}
-    plan = evaluate(session, record, table, mapping)
-    if plan is None:
-        raise LedgerImportError("invalid", "The file no longer passes validation.")
+    plan = replan(session, record)
+    record.applied_by_id = user.id
+    session.flush()  # a write first: on SQLite this transaction now holds the write lock
     note = f"ledger import #{record.id}"
-    made: dict[str, Company] = {}
-    changes: list[tuple[RowPlan, Project, bool, dict[str, Any], Stage | None]] = []
-    new_companies: list[tuple[RowPlan, Company]] = []
-    for row in plan.rows:
-        if row.action == "unchanged":
+    now = datetime.now(UTC)
+    work = [row for row in plan.rows if row.action != "unchanged"]
+    company_of, new_companies = _new_companies(session, plan, work)
+    keys = _KeyRule(session, set(company_of.values()), today.year)
+
+    creates = [row for row in work if row.action == "create"]
+    project_rows = []
+    for row in creates:
+        company_id = company_of[row.row]
+        values = {k: v for k, v in row.values.items() if v is not None}
+        stage = row.stage or Stage.LEAD
+        reasons = keys.reasons(company_id, values.get("planned_investment"))
+        project_rows.append(
+            {
+                **values,
+                "company_id": company_id,
+                "team_id": record.team_id,
+                "stage": stage,
+                "lead_on": today if stage == Stage.LEAD else None,
+                "created_by_id": user.id,
+                "facts": {"ledger": row.facts} if row.facts else {},
+                "key_reasons": reasons,
+                "is_key": bool(reasons),
+                "search_blob": search_blob(str(values.get("name")), [row.company_name], None),
+                "last_activity_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+        )
+    created_ids = _insert(session, Project, project_rows)
+
+    updates: list[tuple[RowPlan, Project, Stage]] = []
+    for row in work:
+        if row.action != "update":
             continue
-        company, created_company = _company(session, row, plan, made)
-        if created_company:
-            new_companies.append((row, company))
-        if row.action == "create":
-            project = Project(
-                company=company,
-                team_id=record.team_id,
-                stage=Stage.LEAD,
-                created_by_id=user.id,
-                facts={},
-                key_reasons=[],
-                search_blob=search_blob(str(row.values.get("name")), [company.name], None),
-                last_activity_at=datetime.now(UTC),
-            )
-            session.add(project)
-            before: dict[str, Any] = {}
-            start: Stage | None = None
-        else:
-            project = plan.projects[row.project_id]  # type: ignore[index]
-            before = {attr: old for attr, (old, _new) in row.changes.items()}
-            start = project.stage
+        project = plan.projects[row.project_id]  # type: ignore[index]
+        start = project.stage
         for attr, value in row.values.items():
             if value is not None:
                 setattr(project, attr, value)
@@ -168,45 +243,63 @@ def apply(
             facts = dict(project.facts or {})
             facts["ledger"] = {**(facts.get("ledger") or {}), **row.facts}
             project.facts = facts
-        if row.stage is not None and row.stage != project.stage:
+        if row.stage is not None:
             project.stage = row.stage
-            if row.stage == Stage.LEAD and project.lead_on is None:
-                project.lead_on = today
-        changes.append((row, project, row.action == "create", before, start))
-    session.flush()  # ids for the new companies and projects
-
-    touched = [project for _row, project, *_rest in changes]
-    _key_flags(session, touched, today.year)
-    history: dict[int, list[StageChange]] = {}
-    for row, project, _created, _before, start in changes:
-        if row.stage is not None and (start is None or start != row.stage):
-            steps = _history(project, start, row.stage, today, note, user.id)
-            session.add_all(steps)
-            history[project.id] = steps
-    session.flush()
-    for row, company in new_companies:
-        session.add(
-            LedgerImportChange(
-                import_id=record.id, entity="company", entity_id=company.id, action="created",
-                row=row.row, after={"name": company.name, "uscc": company.uscc},
-            )
+        reasons = keys.reasons(
+            project.company_id, project.planned_investment, project.key_manual,
+            project.key_manual_reason,
         )  # fmt: skip
-    for row, project, created, before, _start in changes:
-        session.add(
-            LedgerImportChange(
-                import_id=record.id,
-                entity="project",
-                entity_id=project.id,
-                action="created" if created else "updated",
-                row=row.row,
-                before=before,
-                after={k: plain(v) for k, v in row.values.items() if v is not None},
-                stage_change_ids=[s.id for s in history.get(project.id, [])],
-                version_after=project.version,
-            )
-        )
+        if reasons != list(project.key_reasons or []):
+            project.key_reasons, project.is_key = reasons, bool(reasons)
+        project.last_activity_at = now
+        updates.append((row, project, start))
+    session.flush()
+
+    history: dict[int, list[int]] = {}
+    planned_history: list[tuple[int, dict[str, Any]]] = []
+    for pid, values in zip(created_ids, project_rows, strict=True):
+        for change in _history(pid, values, None, values["stage"], today, note, user.id):
+            planned_history.append((pid, change))
+    for row, project, start in updates:
+        if row.stage is not None and row.stage != start:
+            dates = {f"{s.value}_on": project.stage_date(s) for s in MAIN_STAGES}
+            for change in _history(project.id, dates, start, row.stage, today, note, user.id):
+                planned_history.append((project.id, change))
+    change_ids = _insert(session, StageChange, [change for _pid, change in planned_history])
+    for (pid, _change), change_id in zip(planned_history, change_ids, strict=True):
+        history.setdefault(pid, []).append(change_id)
+
+    entries = [
+        {
+            "import_id": record.id, "entity": "company", "entity_id": company_id,
+            "action": "created", "row": row.row, "before": {},
+            "after": {"name": row.company_name, "uscc": row.uscc}, "stage_change_ids": [],
+        }
+        for row, company_id in new_companies
+    ]  # fmt: skip
+    for row, pid in zip(creates, created_ids, strict=True):
+        entries.append(
+            {
+                "import_id": record.id, "entity": "project", "entity_id": pid,
+                "action": "created", "row": row.row, "before": {},
+                "after": {k: plain(v) for k, v in row.values.items() if v is not None},
+                "stage_change_ids": history.get(pid, []), "version_after": 1,
+            }
+        )  # fmt: skip
+    for row, project, _start in updates:
+        entries.append(
+            {
+                "import_id": record.id, "entity": "project", "entity_id": project.id,
+                "action": "updated", "row": row.row,
+                "before": {attr: old for attr, (old, _new) in row.changes.items()},
+                "after": {attr: new for attr, (_old, new) in row.changes.items()},
+                "stage_change_ids": history.get(project.id, []),
+                "version_after": project.version,
+            }
+        )  # fmt: skip
+    _insert(session, LedgerImportChange, entries)
     record.status = "applied"
-    record.applied_at = datetime.now(UTC)
+    record.applied_at = now
     record.applied_by_id = user.id
     audit(
         session,

@@ -42,6 +42,9 @@ class LedgerImport(db.Model):
     unchanged_count: Mapped[int] = mapped_column(default=0)
     # {"issues": [...], "preview": [...]} as shown to the user.
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The rows as validated ([row number, {field: value}]), applied without reading the
+    # file again; loaded only when asked for.
+    valid_rows: Mapped[list[Any]] = mapped_column(JSON, default=list, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     applied_at: Mapped[datetime | None]
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -9,6 +9,7 @@ clears a value the project already has. The project fields a ledger fills are in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
 from crm.enums import MAIN_STAGES, Stage
+from crm.pipeline import names as _names
 from crm.pipeline.models import Company, Project
-from crm.pipeline.names import normalize_company_name
 from crm.reference.models import IndustrialChain, Region
 from crm.reports.ledger import ValidRow
+from crm.reports.ledger_headers import FIELDS_BY_KEY
 
 CENT = Decimal("0.01")
 CHUNK = 500
@@ -66,6 +68,12 @@ DATE_STAGES = (
 )
 
 
+@functools.lru_cache(maxsize=65536)
+def normalize_company_name(name: str) -> str:
+    """The pipeline's matching key of a company name (memoised: a ledger repeats names)."""
+    return _names.normalize_company_name(name)
+
+
 def plain(value: Any) -> Any:
     """A JSON-safe form of a value (for facts, previews and undo records)."""
     if isinstance(value, Decimal):
@@ -75,6 +83,33 @@ def plain(value: Any) -> Any:
     if isinstance(value, Stage):
         return value.value
     return value
+
+
+def dump_rows(rows: list[ValidRow]) -> list[Any]:
+    """Validated rows in JSON form (see `load_rows`)."""
+    return [[r.row, {k: plain(v) for k, v in r.values.items()}] for r in rows]
+
+
+def _typed(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = FIELDS_BY_KEY[key].kind
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind in ("money", "area"):
+        return Decimal(value)
+    if kind == "int":
+        return int(value)
+    if kind == "stage":
+        return Stage(value)
+    return value
+
+
+def load_rows(data: list[Any]) -> list[ValidRow]:
+    """The validated rows back from their JSON form, with their Python types."""
+    return [
+        ValidRow(number, {k: _typed(k, v) for k, v in values.items()}) for number, values in data
+    ]
 
 
 @dataclass
@@ -166,14 +201,15 @@ class _Lookups:
             if c.deleted_at is None and c.merged_into_id is None:
                 self.by_name.setdefault(c.normalized_name, c)
         ids = sorted({str(v["external_id"]) for v in values if v.get("external_id")})
-        titles = sorted({str(v["project_name"]) for v in values})
         self.projects: dict[int, Project] = {}
         live = (Project.team_id == team_id) & Project.deleted_at.is_(None)
         for chunk in _chunks(ids):
             for p in session.scalars(select(Project).where(live, Project.external_id.in_(chunk))):
                 self.projects[p.id] = p
-        for chunk in _chunks(titles):
-            for p in session.scalars(select(Project).where(live, Project.name.in_(chunk))):
+        # Same company and name: only the found companies' projects can match.
+        company_ids = sorted(self.companies)
+        for chunk in _chunks(company_ids):
+            for p in session.scalars(select(Project).where(live, Project.company_id.in_(chunk))):
                 self.projects[p.id] = p
         self.by_external = {}
         self.by_company_name = {}

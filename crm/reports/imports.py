@@ -159,27 +159,38 @@ def evaluate(
     record.error_count = len(report.errors)
     record.warning_count = len(report.warnings)
     issues = sorted(report.issues, key=lambda i: (i.severity != "error", i.row))
-    plan = None
-    actions: list[list[Any]] = []
-    preview: list[dict[str, Any]] = []
-    if report.ok:
-        plan = import_plan.plan_rows(session, record.team_id, report.valid_rows)
-        record.status = "validated"
-        record.create_count = plan.count("create")
-        record.update_count = plan.count("update")
-        record.unchanged_count = plan.count("unchanged")
-        actions = [[p.row, p.action, p.project_id] for p in plan.rows]
-        preview = [p.preview() for p in plan.rows[:PREVIEW_ROWS]]
-    else:
-        record.status = "invalid"
-        record.create_count = record.update_count = record.unchanged_count = 0
     record.result = {
         "issues": [_issue_dict(i) for i in issues[:MAX_STORED_ISSUES]],
         "issues_total": len(issues),
-        "preview": preview,
-        "actions": actions,
         "skipped_rows": report.skipped_rows,
         "header_recognised": table.header_recognised,
+    }
+    if not report.ok:
+        record.status = "invalid"
+        record.valid_rows = []
+        record.create_count = record.update_count = record.unchanged_count = 0
+        record.result = {**record.result, "preview": [], "actions": []}
+        session.flush()
+        return None
+    record.status = "validated"
+    record.valid_rows = import_plan.dump_rows(report.valid_rows)
+    return replan(session, record, report.valid_rows)
+
+
+def replan(
+    session: Session, record: LedgerImport, rows: list[ledger.ValidRow] | None = None
+) -> import_plan.Plan:
+    """Match the validated rows against the database as it is now; store counts and preview."""
+    if rows is None:
+        rows = import_plan.load_rows(record.valid_rows)
+    plan = import_plan.plan_rows(session, record.team_id, rows)
+    record.create_count = plan.count("create")
+    record.update_count = plan.count("update")
+    record.unchanged_count = plan.count("unchanged")
+    record.result = {
+        **(record.result or {}),
+        "actions": [[p.row, p.action, p.project_id] for p in plan.rows],
+        "preview": [p.preview() for p in plan.rows[:PREVIEW_ROWS]],
     }
     session.flush()
     return plan

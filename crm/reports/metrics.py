@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, extract, func, literal, not_, select
+from sqlalchemy import and_, case, extract, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,7 +35,7 @@ from crm.pipeline.models import Project
 from crm.reference.models import IndustrialChain, Region, Zone
 from crm.reports.scope import ReportScope
 from crm.reports.sqlfuncs import days_between, quartiles_stmt
-from crm.reports.stalled import stalled_stmt
+from crm.reports.stalled import stalled_condition
 from crm.reports.targets import TargetRow, targets_for
 from crm.reports.weeks import Period, Week
 from crm.visits.models import Visit
@@ -295,7 +295,10 @@ def _events(session: Session, scope: ColumnElement[bool], week: Week) -> dict[st
             _count_if(and_(cohort, Project.started_on <= period.end)),
             _count_if(and_(cohort, Project.landed_on <= period.end, not_dropped)),
         ]
-    row = list(session.execute(select(*columns).where(scope)).one())
+    # Only projects with a date in the windows can count: skip the rest cheaply.
+    earliest = min(p.start for p in periods.values())
+    recent = or_(*(getattr(Project, f"{event}_on") >= earliest for event in EVENTS))
+    row = list(session.execute(select(*columns).where(scope, recent)).one())
     events: dict[str, dict[str, Count]] = {}
     for event in EVENTS:
         events[event] = {}
@@ -329,7 +332,47 @@ def _stages(session: Session, scope: ColumnElement[bool]) -> dict[str, Any]:
     return {"by_stage": by_stage, "key_by_stage": key_by_stage}
 
 
-def _groups(session: Session, scope: ColumnElement[bool], week: Week) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Names:
+    """id -> (code, name_zh, name_en) of the reference rows the numbers are grouped by.
+
+    Loaded once per computation; the aggregates group by ids and never join these tables,
+    so the database can answer them from indexes alone.
+    """
+
+    chains: dict[int, tuple[str, str, str]]
+    zones: dict[int, tuple[str, str, str]]
+    teams: dict[int, tuple[str, str, str]]
+    regions: dict[int, tuple[str, str, str]]
+
+    @classmethod
+    def load(cls, session: Session) -> Names:
+        def rows(*columns: Any, order: Any) -> dict[int, tuple[str, str, str]]:
+            return {
+                rid: (code, zh, en)
+                for rid, code, zh, en in session.execute(select(*columns).order_by(*order))
+            }
+
+        return cls(
+            chains=rows(
+                IndustrialChain.id,
+                IndustrialChain.code,
+                IndustrialChain.name_zh,
+                IndustrialChain.name_en,
+                order=(IndustrialChain.sort, IndustrialChain.id),
+            ),
+            zones=rows(Zone.id, Zone.code, Zone.name_zh, Zone.name_en, order=(Zone.id,)),
+            teams=rows(Team.id, Team.code, Team.name_zh, Team.name_en, order=(Team.code,)),
+            regions=rows(
+                Region.id, Region.code, Region.name_zh, Region.name_en, order=(Region.sort,)
+            ),
+        )
+
+
+NOT_SET = (None, "未设置", "Not set")
+
+
+def _groups(session: Session, scope: ColumnElement[bool], week: Week, ref: Names) -> dict[str, Any]:
     """Chains, zones and teams from one grouped query (a small cube summed here)."""
     ytd = week.year_to_date
     active = Project.stage != Stage.DROPPED
@@ -352,37 +395,18 @@ def _groups(session: Session, scope: ColumnElement[bool], week: Week) -> dict[st
         .where(scope)
         .group_by(Project.chain_id, zone, Project.team_id)
     ).all()
-    chains = {
-        cid: (code, zh, en)
-        for cid, code, zh, en in session.execute(
-            select(
-                IndustrialChain.id,
-                IndustrialChain.code,
-                IndustrialChain.name_zh,
-                IndustrialChain.name_en,
-            ).order_by(IndustrialChain.sort, IndustrialChain.id)
-        )
-    }
-    zones = {
-        zid: (code, zh, en)
-        for zid, code, zh, en in session.execute(
-            select(Zone.id, Zone.code, Zone.name_zh, Zone.name_en).order_by(Zone.id)
-        )
-    }
-    teams = {
-        tid: (code, zh, en)
-        for tid, code, zh, en in session.execute(
-            select(Team.id, Team.code, Team.name_zh, Team.name_en).order_by(Team.code)
-        )
-    }
     out: dict[str, dict[Any, Group]] = {"chain": {}, "zone": {}, "team": {}}
-    names = {"chain": chains, "zone": zones, "team": teams}
+    names: dict[str, dict[Any, tuple[Any, str, str]]] = {
+        "chain": ref.chains,
+        "zone": ref.zones,
+        "team": ref.teams,
+    }
     for chain_id, zone_id, team_id, *values in rows:
-        for dim, ref in (("chain", chain_id), ("zone", zone_id), ("team", team_id)):
-            group = out[dim].get(ref)
+        for dim, key in (("chain", chain_id), ("zone", zone_id), ("team", team_id)):
+            group = out[dim].get(key)
             if group is None:
-                code, zh, en = names[dim].get(ref, (None, "未设置", "Not set"))
-                group = out[dim][ref] = Group(code, zh, en)
+                code, zh, en = names[dim].get(key, NOT_SET)
+                group = out[dim][key] = Group(code, zh, en)
             a_count, a_amount, s_count, s_amount, started, key_active, key_signed = values
             group.active.add(a_count, _amount(a_amount))
             group.signed_ytd.add(s_count, _amount(s_amount))
@@ -400,9 +424,7 @@ def _groups(session: Session, scope: ColumnElement[bool], week: Week) -> dict[st
         "by_chain": ordered("chain"),
         "by_zone": ordered("zone"),
         "by_team": ordered("team"),
-        "team_names": {code: (zh, en) for code, zh, en in teams.values()},
-        "zone_ids": {code: zid for zid, (code, _zh, _en) in zones.items()},
-        "team_ids": {code: tid for tid, (code, _zh, _en) in teams.items()},
+        "team_names": {code: (zh, en) for code, zh, en in ref.teams.values()},
     }
 
 
@@ -419,7 +441,9 @@ def _signings_by_month(session: Session, scope: ColumnElement[bool], week: Week)
     return months
 
 
-def _lead_times(session: Session, scope: ColumnElement[bool], week: Week) -> list[LeadTime]:
+def _lead_times(
+    session: Session, scope: ColumnElement[bool], week: Week, ref: Names
+) -> list[LeadTime]:
     window = Period(week.end - timedelta(days=LEAD_TIME_DAYS - 1), week.end)
     where = and_(
         scope,
@@ -430,17 +454,11 @@ def _lead_times(session: Session, scope: ColumnElement[bool], week: Week) -> lis
     days = days_between(Project.signed_on, Project.started_on)
     per_zone = session.execute(quartiles_stmt(days, zone_of_project(), where)).all()
     overall = session.execute(quartiles_stmt(days, literal(0), where)).all()
-    zones = {
-        zid: (code, zh, en)
-        for zid, code, zh, en in session.execute(
-            select(Zone.id, Zone.code, Zone.name_zh, Zone.name_en)
-        )
-    }
     result = []
     for zone_id, n, lo, p25, median, p75, hi in sorted(
         per_zone, key=lambda r: (r[0] is None, r[0] or 0)
     ):
-        code, zh, en = zones.get(zone_id, (None, "未设置", "Not set"))
+        code, zh, en = ref.zones.get(zone_id, NOT_SET)
         result.append(
             LeadTime(code, zh, en, int(n), int(lo), int(p25), _half(median), int(p75), int(hi))
         )
@@ -457,69 +475,59 @@ def _half(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.1"))
 
 
-def _visits(session: Session, scope: ReportScope, week: Week) -> dict[str, Any]:
-    region_code = func.coalesce(Region.code, "")
+def _visits(session: Session, scope: ReportScope, week: Week, ref: Names) -> dict[str, Any]:
     by_team_region = session.execute(
-        select(
-            Team.code,
-            Team.name_zh,
-            Team.name_en,
-            region_code,
-            Region.name_zh,
-            Region.name_en,
-            func.count(),
-        )
-        .select_from(Visit)
-        .join(Team, Team.id == Visit.team_id)
-        .outerjoin(Region, Region.id == Visit.region_id)
+        select(Visit.team_id, Visit.region_id, func.count())
         .where(scope.visits(), _in(Visit.on, week))
-        .group_by(
-            Team.code, Team.name_zh, Team.name_en, region_code, Region.name_zh, Region.name_en
-        )
-        .order_by(Team.code, region_code)
+        .group_by(Visit.team_id, Visit.region_id)
     ).all()
     weeks = [week]
     for _ in range(VISIT_WEEKS - 1):
         weeks.insert(0, weeks[0].previous())
     span = Period(weeks[0].start, week.end)
     per_day = session.execute(
-        select(Team.code, Visit.on, func.count())
-        .select_from(Visit)
-        .join(Team, Team.id == Visit.team_id)
+        select(Visit.team_id, Visit.on, func.count())
         .where(scope.visits(), _in(Visit.on, span))
-        .group_by(Team.code, Visit.on)
+        .group_by(Visit.team_id, Visit.on)
     ).all()
     per_team: dict[str, list[int]] = {}
-    for code, day, count in per_day:
-        index = (day - span.start).days // 7
-        per_team.setdefault(code, [0] * VISIT_WEEKS)[index] += int(count)
+    for team_id, day, count in per_day:
+        code = ref.teams.get(team_id, (str(team_id),))[0]
+        per_team.setdefault(code, [0] * VISIT_WEEKS)[(day - span.start).days // 7] += int(count)
+    cells = []
+    for team_id, region_id, count in by_team_region:
+        team_code, team_zh, team_en = ref.teams.get(team_id, (str(team_id), "", ""))
+        region_code, region_zh, region_en = ref.regions.get(region_id, NOT_SET)
+        cells.append(
+            VisitCell(team_code, team_zh, team_en, region_code, region_zh, region_en, int(count))
+        )
+    region_order = {code: i for i, (code, _zh, _en) in enumerate(ref.regions.values())}
+    cells.sort(key=lambda v: (v.team, v.region is None, region_order.get(v.region, 0)))
     return {
-        "visits_by_team_region": [
-            VisitCell(t, tz, te, r or None, rz or "未设置", re_ or "Not set", int(n))
-            for t, tz, te, r, rz, re_, n in by_team_region
-        ],
+        "visits_by_team_region": cells,
         "visits_per_team_week": dict(sorted(per_team.items())),
         "visit_weeks": weeks,
     }
 
 
-def _stalled_by_team(session: Session, scope: ColumnElement[bool], as_of: date) -> list[Any]:
-    stalled = stalled_stmt(scope, as_of).subquery()
+def _stalled_by_team(
+    session: Session, scope: ColumnElement[bool], as_of: date, ref: Names
+) -> list[Any]:
+    stalled, _overdue = stalled_condition(scope, as_of)
     rows = session.execute(
         select(
-            Team.code,
-            Team.name_zh,
-            Team.name_en,
+            Project.team_id,
             func.count(),
             func.coalesce(func.sum(Project.planned_investment), 0),
         )
-        .select_from(stalled)
-        .join(Project, Project.id == stalled.c.project_id)
-        .join(Team, Team.id == Project.team_id)
-        .group_by(Team.code, Team.name_zh, Team.name_en)
-        .order_by(Team.code)
+        .where(stalled)
+        .group_by(Project.team_id)
     ).all()
-    return [(code, zh, en, Count(int(n), _amount(a))) for code, zh, en, n, a in rows]
+    out = []
+    for team_id, n, total in rows:
+        code, zh, en = ref.teams.get(team_id, (str(team_id), "", ""))
+        out.append((code, zh, en, Count(int(n), _amount(total))))
+    return sorted(out, key=lambda r: r[0])
 
 
 def compute(
@@ -532,7 +540,8 @@ def compute(
     """
     where = scope.projects()
     as_of = min(as_of or week.end, week.end)
-    groups = _groups(session, where, week)
+    ref = Names.load(session)
+    groups = _groups(session, where, week, ref)
     targets = targets_for(
         session,
         scope,
@@ -553,7 +562,7 @@ def compute(
         team_names=groups["team_names"],
         targets=targets,
         signings_by_month=_signings_by_month(session, where, week),
-        lead_times=_lead_times(session, where, week),
-        **_visits(session, scope, week),
-        stalled_by_team=_stalled_by_team(session, where, as_of),
+        lead_times=_lead_times(session, where, week, ref),
+        **_visits(session, scope, week, ref),
+        stalled_by_team=_stalled_by_team(session, where, as_of, ref),
     )

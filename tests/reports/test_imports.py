@@ -230,7 +230,7 @@ def test_apply_is_all_or_nothing(people, client, monkeypatch):
     def fail(*args, **kwargs):
         raise import_apply.LedgerImportError("boom", "The database went away halfway.")
 
-    monkeypatch.setattr(import_apply, "_key_flags", fail)  # after rows were flushed
+    monkeypatch.setattr(import_apply, "_history", fail)  # after the rows were inserted
     response = client.form(f"/imports/{record.id}/apply", follow_redirects=True)
     assert "The database went away halfway." in response.get_data(as_text=True)
     assert (count(Project), count(Company), count(StageChange)) == before
