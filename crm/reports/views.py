@@ -71,6 +71,11 @@ def bilingual(zh: str, en: str) -> str:
     return (en or zh) if is_english() else zh
 
 
+def yi_unit() -> str:
+    """The unit the charts draw amounts in: 亿元 (100 million yuan)."""
+    return "100M CNY" if is_english() else "亿元"
+
+
 def build_charts(board: dashboard.Dashboard) -> dict[str, Any]:
     m = board.metrics
     funnel = [
@@ -127,8 +132,10 @@ def build_charts(board: dashboard.Dashboard) -> dict[str, Any]:
     ]
     return {
         "funnel": charts.funnel(_("Pipeline by stage"), funnel),
-        "by_chain": charts.hbars(_("Active pipeline by chain (亿元)"), by_chain),
-        "by_zone": charts.hbars(_("Active pipeline by zone (亿元)"), by_zone),
+        "by_chain": charts.hbars(
+            _("Active pipeline by chain (%(unit)s)", unit=yi_unit()), by_chain
+        ),
+        "by_zone": charts.hbars(_("Active pipeline by zone (%(unit)s)", unit=yi_unit()), by_zone),
         "signings": signings,
         "lead_times": charts.spreads(_("Days from signing to start by zone"), spreads),
         "stalled": charts.hbars(_("Stalled projects by team"), stalled),
@@ -167,6 +174,7 @@ def dashboard_page() -> Any:
         week=week,
         scope=scope,
         teams=team_choices(),
+        yi_unit=yi_unit(),
         main_stages=MAIN_STAGES,
         name=bilingual,
     )
