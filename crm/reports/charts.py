@@ -87,8 +87,8 @@ def funnel(title: str, bars: Sequence[Bar], *, width: int = 640) -> Markup:
     row = 30
     height = row * len(bars) + 10
     top = max((b.value for b in bars), default=0) or 1
-    label_width = 110
-    span = width - label_width - 20
+    label_width, text_width = 150, 130
+    span = width - label_width - text_width
     centre = label_width + span / 2
     body = []
     for i, bar in enumerate(bars):
@@ -96,12 +96,12 @@ def funnel(title: str, bars: Sequence[Bar], *, width: int = 640) -> Markup:
         length = max(2.0, bar.value / top * span)
         body.append(
             f'<text x="{label_width - 8}" y="{y + 19}" text-anchor="end" {FONT} '
-            f'fill="#212529">{escape(bar.label)}</text>'
+            f'fill="#212529">{escape(_clip(bar.label, 20))}</text>'
             f'<rect x="{_num(centre - length / 2)}" y="{y + 2}" width="{_num(length)}" '
             f'height="{row - 4}" fill="{PALETTE[i % len(PALETTE)]}" rx="3">'
             f"<title>{escape(bar.label)}: {escape(bar.text)}</title></rect>"
-            f'<text x="{_num(centre)}" y="{y + 19}" text-anchor="middle" {FONT} '
-            f'fill="#ffffff" stroke="#212529" stroke-width="0.3">{escape(bar.text)}</text>'
+            f'<text x="{_num(centre + length / 2 + 6)}" y="{y + 19}" {FONT} '
+            f'fill="#495057">{escape(bar.text)}</text>'
         )
     return _svg(width, height, title, body)
 
