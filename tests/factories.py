@@ -41,6 +41,9 @@ def user(role: Role = Role.OFFICER, team_obj: Team | None = None, **kw: Any) -> 
     n = next(_seq)
     if team_obj is None and role in (Role.OFFICER, Role.LEAD):
         team_obj = team()
+    # Tests read English pages unless they ask for Chinese (the product's default is
+    # covered in tests/test_app.py).
+    kw.setdefault("locale", "en")
     obj = User(
         email=kw.pop("email", f"user{n}@example.com"),
         name=kw.pop("name", f"用户{n}"),

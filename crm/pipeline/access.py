@@ -60,3 +60,10 @@ def can_edit(session: Session, user: User, project: Project) -> bool:
 def require_edit(session: Session, user: User, project: Project) -> None:
     if not can_edit(session, user, project):
         raise Forbidden()
+
+
+def can_lead(user: User, project: Project) -> bool:
+    """Admins, and leads of the project's own team, manage it: share, reassign, mark key."""
+    return user.role == Role.ADMIN or (
+        user.role == Role.LEAD and user.team_id is not None and user.team_id == project.team_id
+    )

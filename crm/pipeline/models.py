@@ -114,7 +114,8 @@ class Project(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    deleted_at: Mapped[datetime | None]
+    # Indexed for the admin's list of deleted projects (few rows among many).
+    deleted_at: Mapped[datetime | None] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

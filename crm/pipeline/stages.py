@@ -26,8 +26,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm import audit
 from crm.enums import MAIN_STAGES, Stage
+from crm.pipeline.changes import record_project_change
 from crm.pipeline.models import Project, StageChange
 from crm.reference.models import DropReason
 
@@ -218,11 +218,10 @@ def transition(
         from_stage = stage
     project.stage = to
     project.last_activity_at = datetime.now(UTC)
-    audit.record(
+    record_project_change(
         session,
+        project,
         user_id=user_id,
-        entity_type="project",
-        entity_id=project.id,
         action="stage_change",
         changes={
             **changes,
@@ -230,7 +229,6 @@ def transition(
             **({"reason": [None, reason]} if reason else {}),
         },
     )
-    session.flush()
     return rows
 
 

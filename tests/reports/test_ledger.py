@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import time
 import zipfile
 from collections import Counter
 from datetime import date, datetime
@@ -725,13 +724,8 @@ def test_ten_thousand_rows_are_read_and_validated_quickly() -> None:
                  "2024-01-05", "2024-02-01", "2024-03-01", None, "春季招商会", 50, 100000,
                  5000, 300, "张三", "经开区", "李四", ""]
             )  # fmt: skip
-    started = time.perf_counter()
+    # The time budget is measured in benchmarks/bench_reports.py, not asserted here.
     table = read(buffer.getvalue())
-    read_seconds = time.perf_counter() - started
-    started = time.perf_counter()
     report = validate(table)
-    validate_seconds = time.perf_counter() - started
 
     assert len(report.valid_rows) == 10_000, report.issues[:3]
-    assert read_seconds < 20
-    assert validate_seconds < 10

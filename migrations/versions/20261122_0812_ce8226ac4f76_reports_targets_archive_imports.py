@@ -1,8 +1,8 @@
 """reports targets archive imports
 
-Revision ID: 1ac5292aa0f1
-Revises: 6d17b026cbbb
-Create Date: 2026-11-22 07:51:47.307173
+Revision ID: ce8226ac4f76
+Revises: 56002b6baaa1
+Create Date: 2026-11-22 08:12:47.343031
 
 """
 from alembic import op
@@ -12,8 +12,8 @@ import crm.db
 
 
 # revision identifiers, used by Alembic.
-revision = '1ac5292aa0f1'
-down_revision = '6d17b026cbbb'
+revision = 'ce8226ac4f76'
+down_revision = '56002b6baaa1'
 branch_labels = None
 depends_on = None
 
