@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
+from crm.audit import AuditLog
 from crm.audit import record as audit
 from crm.enums import MAIN_STAGES, Role, Stage
 from crm.pipeline.keys import key_reasons, key_threshold
@@ -135,6 +136,19 @@ def _insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> l
     return ids
 
 
+def _project_audit(
+    user_id: int, project_id: int, action: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC),
+        "user_id": user_id,
+        "entity_type": "project",
+        "entity_id": project_id,
+        "action": action,
+        "changes": changes,
+    }
+
+
 def _new_companies(
     session: Session, plan: Plan, rows: list[RowPlan]
 ) -> tuple[dict[int, int], list[tuple[RowPlan, int]]]:
@@ -230,12 +244,12 @@ def apply(
         )
     created_ids = _insert(session, Project, project_rows)
 
-    updates: list[tuple[RowPlan, Project, Stage]] = []
+    updates: list[tuple[RowPlan, Project, Stage, int]] = []
     for row in work:
         if row.action != "update":
             continue
         project = plan.projects[row.project_id]  # type: ignore[index]
-        start = project.stage
+        start, version_before = project.stage, project.version
         for attr, value in row.values.items():
             if value is not None:
                 setattr(project, attr, value)
@@ -252,7 +266,7 @@ def apply(
         if reasons != list(project.key_reasons or []):
             project.key_reasons, project.is_key = reasons, bool(reasons)
         project.last_activity_at = now
-        updates.append((row, project, start))
+        updates.append((row, project, start, version_before))
     session.flush()
 
     history: dict[int, list[int]] = {}
@@ -260,7 +274,7 @@ def apply(
     for pid, values in zip(created_ids, project_rows, strict=True):
         for change in _history(pid, values, None, values["stage"], today, note, user.id):
             planned_history.append((pid, change))
-    for row, project, start in updates:
+    for row, project, start, _version in updates:
         if row.stage is not None and row.stage != start:
             dates = {f"{s.value}_on": project.stage_date(s) for s in MAIN_STAGES}
             for change in _history(project.id, dates, start, row.stage, today, note, user.id):
@@ -286,7 +300,7 @@ def apply(
                 "stage_change_ids": history.get(pid, []), "version_after": 1,
             }
         )  # fmt: skip
-    for row, project, _start in updates:
+    for row, project, _start, _version in updates:
         entries.append(
             {
                 "import_id": record.id, "entity": "project", "entity_id": project.id,
@@ -298,6 +312,21 @@ def apply(
             }
         )  # fmt: skip
     _insert(session, LedgerImportChange, entries)
+    # Each project's own change history (the project page reads these entries).
+    marker = {"import": [None, f"#{record.id}"]}
+    history_entries = [
+        _project_audit(user.id, pid, "create", {
+            **{k: [None, plain(v)] for k, v in row.values.items() if v is not None},
+            "stage": [None, values["stage"].value], "version": [None, 1], **marker,
+        })
+        for row, pid, values in zip(creates, created_ids, project_rows, strict=True)
+    ] + [
+        _project_audit(user.id, project.id, "update", {
+            **row.changes, "version": [version, project.version], **marker,
+        })
+        for row, project, _start, version in updates
+    ]  # fmt: skip
+    _insert(session, AuditLog, history_entries)
     record.status = "applied"
     record.applied_at = now
     record.applied_by_id = user.id
@@ -360,16 +389,30 @@ def undo(session: Session, admin: User, record: LedgerImport) -> LedgerImport:
             delete(StageChange).where(StageChange.id.in_(stage_ids[start : start + 500]))
         )
     created_companies = [e.entity_id for e in entries if e.entity == "company"]
+    marker = {"undo_import": [None, f"#{record.id}"]}
+    undone: list[tuple[Project, str, dict[str, Any], int]] = []
     for entry in entries:
         if entry.entity != "project":
             continue
         project = projects[entry.entity_id]
+        version = project.version
         if entry.action == "created":
             project.deleted_at = now
+            undone.append((project, "delete", {"deleted_at": [None, now.isoformat()]}, version))
             continue
         for attr, old in entry.before.items():
             _restore(project, attr, old)
+        restored = {a: [entry.after.get(a), old] for a, old in entry.before.items()}
+        undone.append((project, "update", restored, version))
     session.flush()
+    _insert(
+        session,
+        AuditLog,
+        [
+            _project_audit(admin.id, p.id, action, {**changes, "version": [v, p.version], **marker})
+            for p, action, changes, v in undone
+        ],
+    )
     if created_companies:
         still_used = set(
             session.scalars(

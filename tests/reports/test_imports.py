@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from crm.audit import AuditLog
 from crm.enums import Role, Stage
 from crm.extensions import db
 from crm.pipeline.models import Company, Project, StageChange
@@ -214,6 +215,16 @@ def test_matching_rows_update_existing_projects_and_the_preview_says_so(people, 
     assert by_name.stage == Stage.STARTED and by_name.planned_investment == Decimal("150000.00")
     assert by_id.name == "动力电池材料项目" and by_id.planned_investment == Decimal("35000.00")
     assert db.session.get(Project, elsewhere.id).name == "检测中心"
+    entry = db.session.scalars(
+        select(AuditLog).where(
+            AuditLog.entity_type == "project",
+            AuditLog.entity_id == by_name.id,
+            AuditLog.action == "update",
+        )
+    ).one()  # the project's own change history shows the import
+    assert entry.changes["planned_investment"] == ["90000.00", "150000.00"]
+    assert entry.changes["import"] == [None, f"#{record.id}"]
+    assert entry.changes["version"][1] == by_name.version
     moved = db.session.scalars(
         select(StageChange).where(StageChange.project_id == by_name.id)
     ).all()

@@ -177,7 +177,8 @@ def test_workbook_dashboard_api_and_sql_agree(data, client, as_lead):
     assert api.status_code == 200
     numbers = api.get_json()
     response = client.get(
-        f"/api/v1/reports/weekly?week={WEEK.label}", headers={"Authorization": f"Bearer {token}"}
+        f"/api/v1/reports/weekly?week={WEEK.label}&lang=zh",
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200
     cells = workbook_rows(response.get_data())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 
@@ -149,3 +151,13 @@ def test_weekly_download_for_a_past_week_only(data, client):
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
     assert response.get_data()[:2] == b"PK"
     assert client.get("/reports/weekly.xlsx?week=2999-W01").status_code == 400
+
+
+@pytest.mark.parametrize(("locale", "first_sheet"), [("en", "Summary"), ("zh_CN", "总览")])
+def test_the_report_comes_in_the_users_language(data, client, locale, first_sheet):
+    data.leader.locale = locale
+    db.session.flush()
+    login(client, data.leader.email)
+    response = client.get("/reports/weekly.xlsx?week=2025-W47")
+    book = openpyxl.load_workbook(io.BytesIO(response.get_data()))
+    assert book.sheetnames[0] == first_sheet
