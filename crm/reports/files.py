@@ -7,6 +7,7 @@ temporary file, deleted) when sending ends or is abandoned.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from flask import Response
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHUNK = 1 << 16
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def temporary_path(suffix: str = ".xlsx") -> Path:
@@ -46,7 +48,8 @@ def file_response(
     """An attachment response streaming `path` (deleted afterwards when `delete`)."""
     response = Response(_chunks(path, delete), mimetype=mimetype, direct_passthrough=True)
     response.headers["Content-Length"] = str(path.stat().st_size)
-    ascii_name = download_name.encode("ascii", "ignore").decode().replace('"', "")
+    download_name = _CONTROL.sub("", download_name)
+    ascii_name = download_name.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{ascii_name or "download"}"; '
         f"filename*=UTF-8''{quote(download_name)}"
