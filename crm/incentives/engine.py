@@ -15,6 +15,7 @@ from operator import itemgetter
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
+from crm.incentives import explain_zh
 from crm.incentives.expressions import Facts, format_number
 from crm.incentives.model import BenefitKind, Measure, Policy, measure_condition
 from crm.incentives.rules import Condition, Outcome, list_fact_projections
@@ -65,6 +66,11 @@ class MeasureResult:
     open_thresholds: tuple[str, ...] = ()
     cap_applied: bool = False
 
+    @property
+    def explanation_zh(self) -> str:
+        """The explanation in Chinese."""
+        return explain_zh.explanation(self.status.value, self.explanation, self.missing_facts)
+
     def to_dict(self) -> dict[str, object]:
         """The API shape of the result (money as strings)."""
         return {
@@ -79,10 +85,12 @@ class MeasureResult:
             "cap_applied": self.cap_applied,
             "frequency": self.frequency,
             "explanation": self.explanation,
+            "explanation_zh": self.explanation_zh,
             "missing_facts": list(self.missing_facts),
             "failed_condition": self.failed_condition,
             "threshold_unconfirmed": self.threshold_unconfirmed,
             "open_thresholds": list(self.open_thresholds),
+            "open_thresholds_zh": [explain_zh.condition_text(t) for t in self.open_thresholds],
         }
 
 

@@ -28,6 +28,9 @@ class FactType(StrEnum):
 
 
 NUMERIC_TYPES = frozenset({FactType.MONEY_WAN, FactType.USD, FactType.NUMBER})
+# No project comes near 10^12 (万元 or US dollars); larger values are typing mistakes, and
+# refusing them keeps every computed amount within exact decimal arithmetic and NUMERIC(16,2).
+MAX_NUMBER = Decimal(10) ** 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +378,8 @@ def _normalise(fact: FactDef, value: object, chain_codes: Collection[str] | None
             raise ValueError("must be a number")
         if number < 0:
             raise ValueError("must not be negative")
+        if number >= MAX_NUMBER:
+            raise ValueError("is too large")
         return number + 0  # drops a negative zero's sign
     if fact.type is FactType.BOOL:
         if isinstance(value, bool):
@@ -413,8 +418,9 @@ def validate_facts(
     `Decimal`, booleans as `bool`, enum lists as `frozenset`. Entries whose value is None or
     an empty string are treated as missing and left out (missing facts are allowed; the
     engine reports them as needed). `errors` maps each offending key to a message: an
-    unknown key, a wrong type, a negative or non-finite amount, a value outside an enum, or a
-    chain code outside `chain_codes` when that collection is given.
+    unknown key, a wrong type, a negative, non-finite or too large (10^12 or more) amount,
+    a value outside an enum, or a chain code outside `chain_codes` when that collection is
+    given.
     """
     facts: dict[str, object] = {}
     errors: dict[str, str] = {}

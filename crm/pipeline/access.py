@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select, true
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from werkzeug.exceptions import Forbidden, NotFound
@@ -16,6 +16,7 @@ from werkzeug.exceptions import Forbidden, NotFound
 from crm.accounts.models import User
 from crm.enums import Role
 from crm.pipeline.models import Project, ProjectShare
+from crm.pipeline.sql_hints import in_subquery
 
 
 def project_scope(user: User) -> ColumnElement[bool]:
@@ -23,10 +24,11 @@ def project_scope(user: User) -> ColumnElement[bool]:
     alive = Project.deleted_at.is_(None)
     if user.sees_all_teams:
         return alive & true()
-    shared = exists().where(
-        ProjectShare.project_id == Project.id, ProjectShare.team_id == user.team_id
-    )
-    return alive & ((Project.team_id == user.team_id) | shared)
+    # Not a correlated EXISTS: written as `id IN (shared ids)` (SQLite) or
+    # `id = ANY(ARRAY(shared ids))` (PostgreSQL), both databases answer the OR from two
+    # indexes instead of scanning every project (1-2 ms instead of 20-300 ms at 100,000).
+    shared = select(ProjectShare.project_id).where(ProjectShare.team_id == user.team_id)
+    return alive & ((Project.team_id == user.team_id) | in_subquery(Project.id, shared))
 
 
 def get_visible_project(session: Session, user: User, project_id: int, **options: Any) -> Project:

@@ -480,6 +480,12 @@ def load_demo(
             rng=random.Random(rng_seed),
             today=today,
         )
+    try:  # features may add demo data of their own (incentive facts, ...)
+        from crm.incentives.demo import add_demo_facts
+    except ImportError:
+        pass
+    else:
+        add_demo_facts(session)
     return DemoResult(
         teams=teams, users=users, projects=real + made_projects, companies=made_companies
     )

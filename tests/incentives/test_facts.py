@@ -96,6 +96,8 @@ def test_missing_and_empty_values_are_left_out() -> None:
     [
         ("rd_expenses", 1, "unknown fact"),
         ("rd_expense", -1, "must not be negative"),
+        ("rd_expense", 10**12, "is too large"),
+        ("foreign_capital_used_usd", "1e300", "is too large"),
         ("rd_expense", "lots", "must be a number"),
         ("rd_expense", True, "must be a number"),
         ("rd_expense", float("inf"), "must be a number"),

@@ -1,8 +1,8 @@
 """reports targets archive imports
 
-Revision ID: ce8226ac4f76
-Revises: 56002b6baaa1
-Create Date: 2026-11-22 08:12:47.343031
+Revision ID: b94685a2524b
+Revises: 2eacbcdae822
+Create Date: 2026-11-22 08:33:51.849968
 
 """
 from alembic import op
@@ -12,8 +12,8 @@ import crm.db
 
 
 # revision identifiers, used by Alembic.
-revision = 'ce8226ac4f76'
-down_revision = '56002b6baaa1'
+revision = 'b94685a2524b'
+down_revision = '2eacbcdae822'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,119 @@
+"""Project-list queries: scope and filter together, sort orders, the count and sum, pages.
+
+Every page costs two statements: the count and planned-investment sum of the filter, and
+the rows, read as a "deferred join" (the page's ids are chosen on narrow data, then the
+wide rows with their names are read for those ids only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm.accounts.models import Team, User
+from crm.pipeline.access import project_scope
+from crm.pipeline.listing import ListSort, ProjectFilter, filter_conditions, stage_order
+from crm.pipeline.models import Company, Project
+from crm.pipeline.queries import ProjectRow, project_rows_stmt, to_rows
+from crm.pipeline.sql_hints import in_subquery
+from crm.reference.models import IndustrialChain
+
+
+def _sort_columns(key: str) -> list[Any]:
+    owner_name = func.coalesce(func.nullif(User.name, ""), User.email)
+    return {
+        "name": [Project.name],
+        "company": [Company.name],
+        "chain": [IndustrialChain.sort, IndustrialChain.code],
+        "stage": [stage_order()],
+        "amount": [Project.planned_investment],
+        "team": [Team.code],
+        "owner": [owner_name],
+        "signed": [Project.signed_on],
+        "updated": [Project.updated_at],
+    }[key]
+
+
+# Sorts whose value can be empty; only these say NULLS LAST, because PostgreSQL cannot use
+# an ascending index backwards for `DESC NULLS LAST` (SQLite can).
+_NULLABLE_SORTS = frozenset({"amount", "signed", "chain", "owner"})
+
+
+def order_by(sort: ListSort) -> list[Any]:
+    """ORDER BY for a sort: empty values last either way, then the id (a stable order)."""
+    columns = []
+    for column in _sort_columns(sort.key):
+        ordered = column.desc() if sort.descending else column.asc()
+        columns.append(ordered.nulls_last() if sort.key in _NULLABLE_SORTS else ordered)
+    return [*columns, Project.id.desc() if sort.descending else Project.id.asc()]
+
+
+@dataclass
+class ListPage:
+    rows: list[ProjectRow]
+    total: int
+    amount: Decimal
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def where_clauses(user: User, f: ProjectFilter, today: date) -> list[ColumnElement[bool]]:
+    """Scope and filter together."""
+    return [project_scope(user), *filter_conditions(f, user_id=user.id, today=today)]
+
+
+def count_and_sum(
+    session: Session, user: User, f: ProjectFilter, today: date
+) -> tuple[int, Decimal]:
+    """How many projects match and the sum of their planned investment (万元): one query."""
+    total, amount = session.execute(
+        select(func.count(), func.coalesce(func.sum(Project.planned_investment), 0)).where(
+            *where_clauses(user, f, today)
+        )
+    ).one()
+    return int(total), Decimal(amount)
+
+
+def page_ids(
+    user: User, f: ProjectFilter, sort: ListSort, *, limit: int, offset: int, today: date
+) -> Select[Any]:
+    """The ids of one page, in order: filtered and sorted on narrow data (indexes, and
+    only the join the sort needs), so the wide rows are read for these ids alone."""
+    stmt = select(Project.id).where(*where_clauses(user, f, today))
+    if sort.key == "company":
+        stmt = stmt.join(Company, Company.id == Project.company_id)
+    elif sort.key == "chain":
+        stmt = stmt.outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
+    elif sort.key == "team":
+        stmt = stmt.join(Team, Team.id == Project.team_id)
+    elif sort.key == "owner":
+        stmt = stmt.outerjoin(User, User.id == Project.owner_id)
+    return stmt.order_by(*order_by(sort)).limit(limit).offset(offset)
+
+
+def list_page(
+    session: Session,
+    user: User,
+    f: ProjectFilter,
+    sort: ListSort,
+    *,
+    page: int,
+    per_page: int,
+    today: date,
+) -> ListPage:
+    """A page of matching projects with the names a row shows: two queries in all (the
+    count and sum; the rows, as a "deferred join" on the page's ids)."""
+    total, amount = count_and_sum(session, user, f, today)
+    ids = page_ids(user, f, sort, limit=per_page, offset=(page - 1) * per_page, today=today)
+    stmt = project_rows_stmt().where(in_subquery(Project.id, ids)).order_by(*order_by(sort))
+    return ListPage(to_rows(session.execute(stmt)), total, amount, page, per_page)
