@@ -133,6 +133,10 @@ def _authenticate() -> Any:
         user = user_for_token(db.session, header[7:].strip(), datetime.now(UTC))
         if user is None:
             raise ApiError(401, "The token is invalid, revoked, or its user is deactivated.")
+        from crm.accounts.two_factor import must_enroll
+
+        if must_enroll(db.session, user):
+            raise ApiError(403, "Your role requires two-factor login: set it up first.")
         g.api_user = user
         return user
     if current_user.is_authenticated:
