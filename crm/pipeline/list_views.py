@@ -17,7 +17,8 @@ PER_PAGE = 50
 @bp.get("/projects")
 @login_required
 def project_list() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    # Bounded like the API's `page`: a huge number must not overflow the OFFSET.
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
     rows, total, amount = queries.list_projects(
         db.session, current_user, page=page, per_page=PER_PAGE
     )
