@@ -75,7 +75,7 @@ def login() -> Any:
             return render_template("accounts/login.html", form=form), 200
         if user.totp_enabled:
             # The password was right; the session is not logged in until the code is.
-            session.clear()
+            new_session()
             session[PENDING_2FA] = {
                 "user": user.get_id(),
                 "at": now.timestamp(),
@@ -93,9 +93,17 @@ def login() -> Any:
 PENDING_2FA = "2fa_pending"
 
 
+def new_session() -> None:
+    """Start a new session, keeping only the language chosen on the login page."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+
+
 def start_session(user: User, now: datetime) -> None:
     """Log `user` in on a new session (the caller commits)."""
-    session.clear()  # a new session at login
+    new_session()  # a new session at login
     login_user(user)
     session.permanent = True
     session["login_at"] = now.timestamp()

@@ -306,3 +306,10 @@ def test_the_requirement_costs_no_query_for_users_it_cannot_concern(app):
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert statements == []
+
+
+def test_the_language_chosen_before_logging_in_is_kept(client):
+    user = factories.user(Role.OFFICER)
+    client.form("/language/en", {"next": "/login"})
+    login(client, user.email)
+    assert "Log out" in client.get("/").get_data(as_text=True)
