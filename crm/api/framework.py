@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from flask import Response, g, jsonify, request
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from crm.api import bp
@@ -137,6 +138,13 @@ def _authenticate() -> Any:
 
         if must_enroll(db.session, user):
             raise ApiError(403, "Your role requires two-factor login: set it up first.")
+        if db.session.dirty:
+            # The token's last use (recorded at most once a minute) is kept even when the
+            # request itself writes nothing; it is best effort, never a reason to fail.
+            try:
+                db.session.commit()
+            except OperationalError:
+                db.session.rollback()
         g.api_user = user
         return user
     if current_user.is_authenticated:
