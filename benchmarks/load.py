@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate import BENCH_PASSWORD, DEFAULT_SQLITE, build_app, generate  # noqa: E402
 
-P95_BUDGET_MS = 300
+P95_BUDGET_MS = int(os.environ.get("CRM_LOAD_P95_MS", "300"))
 POSTGRES_URL = os.environ.get(
     "CRM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench"
 )
@@ -45,6 +45,7 @@ class LoadResult:
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     rps: float = 0.0
+    measured: int = 0  # requests in the percentiles (all but logging in and discovery)
     acknowledged: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=dict)
@@ -64,7 +65,8 @@ class LoadResult:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.by_kind.items())) or "none"
         lines = [
             f"{self.database}: {self.requests} requests, {self.failures} failures, "
-            f"p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms (budget < {P95_BUDGET_MS}), "
+            f"p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms over {self.measured} "
+            f"(budget < {P95_BUDGET_MS}), "
             f"{self.rps:.1f} req/s; {self.acknowledged} acknowledged writes ({kinds}), "
             f"{len(self.missing)} missing -> {'PASS' if self.passed else 'FAIL'}"
         ]
@@ -183,6 +185,7 @@ def run_locust(host: str, users: int, seconds: int, workdir: Path) -> Path:
         {
             "CRM_LOAD_USERS": str(workdir / "people.json"),
             "CRM_LOAD_ACKS": str(workdir / "acks.jsonl"),
+            "CRM_LOAD_TIMINGS": str(workdir / "timings.json"),
         }
     )
     command = [
@@ -233,6 +236,15 @@ def read_stats(stats: Path, result: LoadResult) -> None:
                 result.p50_ms = float(row["50%"] or 0)
                 result.p95_ms = float(row["95%"] or 0)
                 result.rps = float(row["Requests/s"] or 0)
+    # The percentiles of the work itself: logging in and discovering are left out
+    # (locust's own figures, which include them, are in locust_stats.csv).
+    timings_file = stats.parent / "timings.json"
+    if timings_file.exists():
+        timings = sorted(json.loads(timings_file.read_text(encoding="utf-8")))
+        if timings:
+            result.p50_ms = timings[len(timings) // 2]
+            result.p95_ms = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
+            result.measured = len(timings)
     failures = stats.with_name(stats.name.replace("_stats.csv", "_failures.csv"))
     if failures.exists():
         with failures.open(encoding="utf-8") as handle:

@@ -114,11 +114,15 @@ def provisioning_uri(user: User) -> str:
     return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
-def qr_code_data_uri(uri: str) -> str:
+def qr_code_data_uri(uri: str) -> str | None:
     """The QR code of `uri` as an SVG data: URI (drawn on the server; the CSP allows data:
-    images, and nothing is fetched from elsewhere)."""
-    import qrcode
-    import qrcode.image.svg
+    images, and nothing is fetched from elsewhere). None without the `qrcode` package: the
+    page then shows the key to type in."""
+    try:
+        import qrcode
+        import qrcode.image.svg
+    except ImportError:
+        return None
 
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, border=2)
     buffer = io.BytesIO()

@@ -134,10 +134,6 @@ def _authenticate() -> Any:
         user = user_for_token(db.session, header[7:].strip(), datetime.now(UTC))
         if user is None:
             raise ApiError(401, "The token is invalid, revoked, or its user is deactivated.")
-        from crm.accounts.two_factor import must_enroll
-
-        if must_enroll(db.session, user):
-            raise ApiError(403, "Your role requires two-factor login: set it up first.")
         if db.session.dirty:
             # The token's last use (recorded at most once a minute) is kept even when the
             # request itself writes nothing; it is best effort, never a reason to fail.
@@ -145,6 +141,10 @@ def _authenticate() -> Any:
                 db.session.commit()
             except OperationalError:
                 db.session.rollback()
+        from crm.accounts.two_factor import must_enroll
+
+        if must_enroll(db.session, user):
+            raise ApiError(403, "Your role requires two-factor login: set it up first.")
         g.api_user = user
         return user
     if current_user.is_authenticated:
