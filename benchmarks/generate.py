@@ -521,13 +521,12 @@ def generate(database_url: str, scale: float = 1.0, seed: int = 2026) -> dict[st
         db.session.remove()
         db.engine.dispose()
     timings["total"] = time.perf_counter() - begun
-    budget = GENERATION_BUDGET_S * max(scale, 0.01)
     verdict = "within" if timings["total"] <= GENERATION_BUDGET_S else "OVER"
-    print(
-        f"Generated in {timings['total']:.1f} s ({verdict} the {GENERATION_BUDGET_S} s budget"
-        f"{'' if scale == 1 else f'; scaled {budget:.0f} s'})",
-        flush=True,
-    )
+    if "sqlite" in database_url and scale == 1:
+        note = f"{verdict} the {GENERATION_BUDGET_S} s budget for SQLite"
+    else:
+        note = f"the {GENERATION_BUDGET_S} s budget is for SQLite at full size"
+    print(f"Generated in {timings['total']:.1f} s ({note})", flush=True)
     return timings
 
 
@@ -542,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
     timings = generate(args.database, args.scale, args.seed)
-    return 0 if args.scale != 1 or timings["total"] <= GENERATION_BUDGET_S else 1
+    over = "sqlite" in args.database and args.scale == 1 and timings["total"] > GENERATION_BUDGET_S
+    return 1 if over else 0
 
 
 if __name__ == "__main__":
