@@ -32,7 +32,7 @@ _SKIP_NAME = re.compile(
 
 
 def _declared_skips() -> set[str]:
-    """"table.column" names a feature excludes in its tests/<feature>/access.py
+    """ "table.column" names a feature excludes in its tests/<feature>/access.py
     (`XSS_SKIP_COLUMNS`), for machine-read text the name rules above do not catch."""
     from tests.security.matrix import _access_modules
 
