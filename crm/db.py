@@ -96,5 +96,16 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection: Any) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+    """On SQLite, a request that may write takes the write lock when its transaction starts.
+
+    A deferred transaction that reads and then writes cannot wait for the lock when another
+    process wrote in between ("database is locked" at once, whatever the busy timeout), so
+    POST/PUT/PATCH/DELETE requests begin IMMEDIATE and wait their turn instead; reads
+    (GET) stay deferred so a long download never holds up anyone.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    from flask import has_request_context, request
+
+    writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")

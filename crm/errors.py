@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from crm.extensions import db
+from crm.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except Exception:
             log.debug("rollback failed", exc_info=True)
+        # Render the page as for an anonymous visitor: loading the user (or refreshing it
+        # after the rollback) would ask the database again and fail inside this handler.
+        g._login_user = login_manager.anonymous_user()
         return _render(503, retry_after=5)
 
     @app.errorhandler(Exception)

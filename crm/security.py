@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.enums import Role
@@ -145,6 +146,18 @@ def write_required(view: F) -> F:
 
 # --- wiring --------------------------------------------------------------------------
 
+# The largest id a database can hold (SQLite INTEGER and PostgreSQL BIGINT are 64-bit).
+MAX_ID = 2**63 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` limited to what the database can compare: a larger number is a 404,
+    not an overflow error deep in the driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
 
 def _load_user(user_id: str) -> Any:
     from crm.accounts.models import User
@@ -161,6 +174,8 @@ def _load_user(user_id: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    # Before any blueprint is registered, so every `<int:...>` rule uses it.
+    app.url_map.converters["int"] = BoundedIntConverter
     login_manager.user_loader(_load_user)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please log in to see this page.")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from crm.enums import Role
@@ -80,3 +87,27 @@ class ConfirmForm(FlaskForm):
     """An empty form: its CSRF token protects a one-click action."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class TwoFactorCodeForm(FlaskForm):
+    """A six-digit code from the authenticator app (or, at login, a recovery code)."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "characters"},
+    )
+    submit = SubmitField(_l("Verify"))
+
+
+class PasswordConfirmForm(FlaskForm):
+    """Asks for the password again before a sensitive change."""
+
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Confirm"))
+
+
+class SecuritySettingsForm(FlaskForm):
+    require_admin = BooleanField(_l("Require two-factor login for administrators"))
+    require_leader = BooleanField(_l("Require two-factor login for leaders"))
+    submit = SubmitField(_l("Save"))

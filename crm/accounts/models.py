@@ -46,7 +46,10 @@ class User(db.Model):
     locale: Mapped[str | None] = mapped_column(String(10))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # SHA-256 hashes of the unused recovery codes (crm/accounts/two_factor.py).
     recovery_codes: Mapped[list[str]] = mapped_column(default=list)
+    # The time step of the last accepted TOTP code: a code is never accepted twice.
+    totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

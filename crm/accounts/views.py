@@ -73,15 +73,42 @@ def login() -> Any:
             db.session.commit()
             form.password.errors.append(_("Wrong email or password."))
             return render_template("accounts/login.html", form=form), 200
-        session.clear()  # a new session at login
-        login_user(user)
-        session.permanent = True
-        session["login_at"] = now.timestamp()
-        session["seen_at"] = now.timestamp()
-        user.last_login_at = now
+        if user.totp_enabled:
+            # The password was right; the session is not logged in until the code is.
+            new_session()
+            session[PENDING_2FA] = {
+                "user": user.get_id(),
+                "at": now.timestamp(),
+                "next": _safe_next(request.args.get("next")),
+                "failures": 0,
+            }
+            return redirect(url_for("accounts.login_code"))
+        start_session(user, now)
         db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)
+
+
+# Set by the password step for a user with two-factor login; read by `login_code`.
+PENDING_2FA = "2fa_pending"
+
+
+def new_session() -> None:
+    """Start a new session, keeping only the language chosen on the login page."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+
+
+def start_session(user: User, now: datetime) -> None:
+    """Log `user` in on a new session (the caller commits)."""
+    new_session()  # a new session at login
+    login_user(user)
+    session.permanent = True
+    session["login_at"] = now.timestamp()
+    session["seen_at"] = now.timestamp()
+    user.last_login_at = now
 
 
 @bp.post("/logout")

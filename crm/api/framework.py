@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from flask import Response, current_app, g, jsonify, request
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from crm.api import bp
@@ -135,6 +136,17 @@ def _authenticate() -> Any:
         user = user_for_token(db.session, header[7:].strip(), datetime.now(UTC))
         if user is None:
             raise ApiError(401, "The token is invalid, revoked, or its user is deactivated.")
+        if db.session.dirty:
+            # The token's last use (recorded at most once a minute) is kept even when the
+            # request itself writes nothing; it is best effort, never a reason to fail.
+            try:
+                db.session.commit()
+            except OperationalError:
+                db.session.rollback()
+        from crm.accounts.two_factor import must_enroll
+
+        if must_enroll(db.session, user):
+            raise ApiError(403, "Your role requires two-factor login: set it up first.")
         g.api_user = user
         return user
     if current_user.is_authenticated:

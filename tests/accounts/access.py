@@ -43,6 +43,24 @@ RULES = {
     ),
     "accounts.teams": Rule("GET", lambda c: "/admin/teams", admin_only_web()),
     "accounts.team_edit": Rule("GET", lambda c: f"/admin/teams/{c['team_id']}", admin_only_web()),
+    "accounts.login_code": Rule(
+        "GET",
+        lambda c: "/login/code",
+        web(302, anonymous="login"),
+        notes="without a password step first, back to the login page",
+    ),
+    "accounts.two_factor": Rule("GET", lambda c: "/profile/2fa", web()),
+    "accounts.two_factor_setup": Rule("POST", lambda c: "/profile/2fa/setup", web()),
+    "accounts.two_factor_confirm": Rule(
+        "POST", lambda c: "/profile/2fa/confirm", web(), data=lambda c: {"otp-code": "12"}
+    ),
+    "accounts.two_factor_disable": Rule(
+        "POST", lambda c: "/profile/2fa/disable", web(), data=lambda c: {"off-password": "x"}
+    ),
+    "accounts.two_factor_recovery_codes": Rule(
+        "POST", lambda c: "/profile/2fa/recovery-codes", web()
+    ),
+    "accounts.security_settings": Rule("GET", lambda c: "/admin/security", admin_only_web()),
     "reference.index": Rule("GET", lambda c: "/reference/", web()),
     "api.me": Rule("GET", lambda c: "/api/v1/me", api()),
     "api.list_chains": Rule("GET", lambda c: "/api/v1/chains", api()),

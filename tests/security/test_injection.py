@@ -1,0 +1,143 @@
+"""SQL-like input in every filter, search box and query parameter gives no error and no
+leak: no 500, no database error text, and nothing from another team's records.
+
+The parameters come from the pages themselves (each GET form's fields, each link's query
+parameters, the navigation bar's search box) and from the OpenAPI document, so a new
+filter is attacked as soon as it is rendered or documented.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from werkzeug.routing import IntegerConverter
+
+from crm.extensions import db
+from crm.pipeline.models import Company, Project
+from tests.security import pages
+from tests.security.matrix import RULES, is_api, log_in_as, route_keys
+
+INPUTS = (
+    "' OR 1=1 --",
+    "%",
+    "_",
+    "%%' OR '1'='1",
+    "1; DROP TABLE project; --",
+    "' UNION SELECT email, password_hash FROM user_account --",
+    "\\",
+    "\x00",
+    "9" * 40,
+    "-1",
+    "项目' OR 'a'='a",
+)
+DATABASE_ERRORS = re.compile(
+    r"Traceback|OperationalError|ProgrammingError|DataError|IntegrityError|sqlite3\.|psycopg|"
+    r"syntax error at|SQL logic error|unrecognized token|SELECT .* FROM|scrypt:",
+    re.IGNORECASE,
+)
+SECRET_PROJECT = "绝密项目-SECRETMARK"
+SECRET_COMPANY = "绝密投资方-SECRETMARK"
+
+
+def _hide_a_secret_in_the_other_team(ctx) -> None:
+    project = db.session.get(Project, ctx["other_project_id"])
+    project.name = SECRET_PROJECT
+    db.session.get(Company, project.company_id).name = SECRET_COMPANY
+    db.session.flush()
+
+
+def _check(response, label: str, problems: list[str], leak_check: bool) -> None:
+    body = response.get_data(as_text=True)
+    if response.status_code >= 500:
+        problems.append(f"{label}: {response.status_code}")
+    elif DATABASE_ERRORS.search(body):
+        problems.append(f"{label}: database error text in the answer")
+    if leak_check and "SECRETMARK" in body:
+        problems.append(f"{label}: shows another team's project")
+
+
+def _web_targets(app, make_client, ctx, sessions) -> dict[str, set[str]]:
+    """URL -> query parameters, found on every GET page an officer can open."""
+    targets: dict[str, set[str]] = {}
+    for endpoint, method in sorted(route_keys(app)):
+        if method != "GET" or is_api(endpoint):
+            continue
+        url = RULES[endpoint].url(ctx)
+        client = make_client()
+        log_in_as(client, "officer", ctx, sessions)
+        response = client.get(url)
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        html = response.get_data(as_text=True)
+        page_url = "http://localhost" + url
+        names = pages.get_parameters(page_url, html) - {"csrf_token"}
+        targets.setdefault(pages.path_of(page_url), set()).update(names)
+        for form in pages.search_forms(page_url, html):
+            targets.setdefault(pages.path_of(form.action), set()).update(set(form.fields))
+    return targets
+
+
+def test_filters_and_searches_of_the_web_ui(app, make_client, context):
+    _hide_a_secret_in_the_other_team(context)
+    sessions: dict = {}
+    targets = _web_targets(app, make_client, context, sessions)
+    assert "/projects" in targets and "/" in targets, targets
+    problems: list[str] = []
+    tried = 0
+    for path, names in sorted(targets.items()):
+        for name in sorted(names | {"page", "q", "sort"}):
+            for value in INPUTS:
+                client = make_client()
+                log_in_as(client, "officer", context, sessions)
+                url = f"{path}?{urlencode({name: value})}"
+                _check(client.get(url), f"GET {url}", problems, leak_check=True)
+                tried += 1
+    assert not problems, "\n".join(problems)
+    assert tried >= len(INPUTS) * 3
+
+
+def test_query_parameters_of_the_api(app, client, context):
+    _hide_a_secret_in_the_other_team(context)
+    document = client.get("/api/v1/openapi.json").get_json()
+    token = context["tokens"]["officer"]
+    headers = {"Authorization": f"Bearer {token}"}
+    problems: list[str] = []
+    tried = 0
+    for path, operations in sorted(document["paths"].items()):
+        operation = operations.get("get")
+        if not operation:
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: str(context.get(m.group(1), 1)), path)
+        names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+        for name in [*names, "q"]:
+            for value in INPUTS:
+                response = client.get(f"{url}?{urlencode({name: value})}", headers=headers)
+                label = f"GET {url}?{name}={value!r}"
+                _check(response, label, problems, leak_check=True)
+                if response.status_code >= 400 and response.mimetype != "application/problem+json":
+                    problems.append(f"{label}: error not as problem+json")
+                tried += 1
+    assert not problems, "\n".join(problems)
+    assert tried > 0
+
+
+def test_ids_beyond_what_the_database_holds_are_not_found(app, make_client, context):
+    """An id too large for a 64-bit integer is a 404, not an overflow inside the driver."""
+    problems = []
+    admin_client = make_client()
+    log_in_as(admin_client, "admin", context, {})
+    headers = {"Authorization": f"Bearer {context['tokens']['admin']}"}
+    for rule in app.url_map.iter_rules():
+        converters = rule._converters.values()
+        if "GET" not in rule.methods or not any(
+            isinstance(c, IntegerConverter) for c in converters
+        ):
+            continue
+        url = re.sub(r"<int:\w+>", str(2**64 + 7), rule.rule)
+        if "<" in url:
+            continue
+        response = admin_client.get(url, headers=headers if url.startswith("/api/") else {})
+        if response.status_code != 404:
+            problems.append(f"GET {url}: {response.status_code}")
+    assert not problems, "\n".join(problems)
