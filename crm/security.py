@@ -183,6 +183,18 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @app.before_request
+    def _request_size_limit() -> None:
+        """Refuse a state-changing request larger than MAX_CONTENT_LENGTH with 413, before
+        any view runs: a route that never reads the body must not skip the limit.
+        (A body without Content-Length is still limited by Werkzeug when it is read.)"""
+        if request.method not in {"POST", "PUT", "PATCH", "DELETE"}:
+            return
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        length = request.content_length
+        if limit is not None and length is not None and length > limit:
+            abort(413)
+
+    @app.before_request
     def _session_timeouts() -> None:
         if request.blueprint == "api" or request.endpoint == "static":
             return

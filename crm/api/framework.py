@@ -198,7 +198,7 @@ def route(
                 raw = {k: v for k, v in request.args.lists()}
                 flat = {k: (v if _is_list_field(query, k) else v[-1]) for k, v in raw.items()}
                 try:
-                    kwargs["query"] = query.model_validate(flat)
+                    kwargs["query"] = _within_integer_range(query.model_validate(flat))
                 except ValidationError as exc:
                     raise ApiError(
                         422, "Invalid query parameters.", validation_errors(exc)
@@ -210,7 +210,7 @@ def route(
                         422, "The body must be a JSON object.", [("body", "Expected a JSON object")]
                     )
                 try:
-                    kwargs["body"] = body.model_validate(payload)
+                    kwargs["body"] = _within_integer_range(body.model_validate(payload))
                 except ValidationError as exc:
                     raise ApiError(422, "Invalid request body.", validation_errors(exc)) from exc
             if form is not None:
@@ -250,6 +250,35 @@ def route(
         return wrapped
 
     return decorator
+
+
+_MAX_INTEGER = 2**63 - 1
+
+
+def _out_of_range(value: Any, path: str) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return path if abs(value) > _MAX_INTEGER else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _out_of_range(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+def _within_integer_range(model: BaseModel) -> BaseModel:
+    """Refuse integers the database cannot hold (they would overflow, not just miss)."""
+    field = _out_of_range(model.model_dump(), "")
+    if field:
+        raise ApiError(422, "A number is out of range.", [(field, "Number out of range")])
+    return model
 
 
 def _is_list_field(model: type[BaseModel], name: str) -> bool:

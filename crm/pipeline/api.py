@@ -149,7 +149,7 @@ def list_projects(query: ProjectQuery) -> ProjectPage:
     stmt = queries.project_rows_stmt().where(*where)
     if query.cursor is not None:
         after = query.cursor.strip()
-        if after and not after.isdigit():
+        if after and (not after.isdigit() or len(after) > 18):
             raise ApiError(422, "Invalid cursor.", [("cursor", "Use the next_cursor returned")])
         if after:
             stmt = stmt.where(Project.id > int(after))

@@ -19,6 +19,7 @@ from crm.pipeline import company_services as services
 from crm.pipeline.blueprint import bp
 from crm.pipeline.company_forms import CompanyForm, MergeForm
 from crm.pipeline.models import Company
+from crm.web import page_number
 
 PER_PAGE = 50
 
@@ -62,7 +63,7 @@ def _company_or_404(company_id: int) -> Company:
 @login_required
 def company_list() -> Any:
     q = (request.args.get("q") or "").strip()[: listing.MAX_QUERY_LENGTH]
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number() or 1
     page = page if 1 <= page <= 100_000 else 1
     rows, total = company_queries.list_companies(db.session, q, page=page, per_page=PER_PAGE)
     counts = company_queries.visible_project_counts(db.session, current_user, [c.id for c in rows])

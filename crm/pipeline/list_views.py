@@ -54,7 +54,7 @@ def filter_template_context(
 @login_required
 def project_list() -> Any:
     found, sort, options, problems = read_list_request(request.args)
-    page = request.args.get("page", 1, type=int) or 1
+    page = request.args.get("page", 1, type=int) or 1  # out-of-range pages get a message
     if not 1 <= page <= MAX_PAGE:
         problems.append(("page", _("Not a page number.")))
         page = 1

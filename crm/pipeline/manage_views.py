@@ -27,6 +27,7 @@ from crm.pipeline.forms import KeyMarkForm, ReassignForm, ShareForm, ThresholdFo
 from crm.pipeline.models import Company, Project, ProjectShare
 from crm.pipeline.project_page import money_words
 from crm.security import roles_required
+from crm.web import page_number
 
 nav.ADMIN_NAV.append(("pipeline.deleted_projects", _l("Deleted projects")))
 nav.ADMIN_NAV.append(("pipeline.key_settings", _l("Key-project threshold")))
@@ -212,7 +213,7 @@ def project_restore(project_id: int) -> Any:
 @bp.get("/admin/projects/deleted")
 @roles_required(Role.ADMIN)
 def deleted_projects() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     deleted = Project.deleted_at.is_not(None)
     total = db.session.scalar(select(func.count()).select_from(Project).where(deleted)) or 0
     rows = db.session.execute(

@@ -28,6 +28,7 @@ from crm.pipeline.models import Company, Project
 from crm.pipeline.stages import TransitionError, plan, transition
 from crm.pipeline.stages import history as stage_history
 from crm.reference.models import ChainSet, DropReason, IndustrialChain, Region, Zone
+from crm.web import page_number
 
 nav.NAV.append(("pipeline.project_new", _l("New project"), ("admin", "lead", "officer")))
 HISTORY_PER_PAGE = 50
@@ -323,7 +324,7 @@ def _form_field(service_field: str) -> str:
 @login_required
 def project_history_page(project_id: int) -> Any:
     project = get_visible_project(db.session, current_user, project_id)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     entries, total = project_history(
         db.session, project.id, limit=HISTORY_PER_PAGE, offset=(page - 1) * HISTORY_PER_PAGE
     )

@@ -480,12 +480,7 @@ def load_demo(
             rng=random.Random(rng_seed),
             today=today,
         )
-    try:  # features may add demo data of their own (incentive facts, ...)
-        from crm.incentives.demo import add_demo_facts
-    except ImportError:
-        pass
-    else:
-        add_demo_facts(session)
+    # Visits first: they may add lead projects, which then get incentive facts too.
     try:  # visits, events and follow-ups of the demo, when the visits feature is installed
         from crm.visits.demo import load_demo_visits
     except ImportError:
@@ -493,6 +488,12 @@ def load_demo(
     else:
         session.flush()
         load_demo_visits(session, seed_dir, today=today, rng=random.Random(rng_seed))
+    try:  # features may add demo data of their own (incentive facts, ...)
+        from crm.incentives.demo import add_demo_facts
+    except ImportError:
+        pass
+    else:
+        add_demo_facts(session)
     return DemoResult(
         teams=teams, users=users, projects=real + made_projects, companies=made_companies
     )

@@ -24,6 +24,7 @@ from crm.reminders.forms import CalendarDayForm, RobotForm, rules_form_class
 from crm.reminders.models import Delivery, ReminderRun, WorkCalendarDay
 from crm.reminders.views import bp
 from crm.security import roles_required
+from crm.web import page_number
 
 nav.ADMIN_NAV.append(("reminders.rules", _l("Reminder rules")))
 nav.ADMIN_NAV.append(("reminders.deliveries", _l("Reminder deliveries")))
@@ -158,7 +159,7 @@ def deliveries() -> Any:
     state = request.args.get("state") or None
     if state not in outbox.STATES:
         state = None
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     where = [Delivery.state == state] if state else []
     total = db.session.scalar(select(func.count()).select_from(Delivery).where(*where)) or 0
     rows = db.session.execute(

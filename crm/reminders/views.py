@@ -27,6 +27,7 @@ from crm.reminders import settings as reminder_settings
 from crm.reminders.detection import build_context, detect, stalled_for_projects
 from crm.reminders.forms import SnoozeForm
 from crm.reminders.models import Reminder, ReminderSnooze
+from crm.web import page_number
 
 bp = Blueprint("reminders", __name__)
 PER_PAGE = 50
@@ -62,7 +63,7 @@ def _level_label(level: int) -> str:
 
 
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return max(1, page_number() or 1)
 
 
 def _back(default: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from flask import abort, current_app, render_template, request
+from flask import abort, current_app, render_template
 from flask_login import current_user
 
 from crm.extensions import db
@@ -17,6 +17,7 @@ from crm.reports.views import bilingual, bp, requested_scope, requested_week, to
 from crm.reports.weekly import write_weekly
 from crm.reports.weeks import Week, last_complete_week
 from crm.security import roles_required
+from crm.web import page_number
 
 PER_PAGE = 50
 
@@ -44,7 +45,7 @@ def weekly_download() -> Any:
 @bp.get("/reports/archive")
 @roles_required(*REPORT_ROLES)
 def archive() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     lines, total = archives.list_archives(db.session, current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "reports/archive.html",

@@ -60,3 +60,19 @@ def weekly(
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(report_cli)
+    _register_weekly_job()
+
+
+def _register_weekly_job() -> None:
+    """Let `crm scheduler` archive last week's report every Monday at 07:00 (local time)."""
+    from crm.reminders.scheduler import EXTRA_JOBS, ScheduledJob, cron
+
+    if all(job.id != "reports-weekly" for job in EXTRA_JOBS):
+        EXTRA_JOBS.append(
+            ScheduledJob(
+                "reports-weekly",
+                "crm.reports.jobs:weekly_report_job",
+                cron(day_of_week="mon", hour=7),
+                misfire_grace_time=6 * 3600,
+            )
+        )

@@ -23,6 +23,7 @@ from crm.reports.import_models import LedgerImport
 from crm.reports.imports import IMPORT_ROLES, LedgerImportError
 from crm.reports.views import bp, today
 from crm.security import roles_required
+from crm.web import page_number
 
 nav.NAV.append(("reports.import_list", _l("Ledger import"), tuple(r.value for r in IMPORT_ROLES)))
 
@@ -84,7 +85,7 @@ def _teams() -> list[tuple[str, str]]:
 
 
 def _list_page(error: str | None = None, status: int = 200) -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     where = imports.visible_imports_clause(current_user)
     total = db.session.scalar(select(func.count()).select_from(LedgerImport).where(where)) or 0
     rows = db.session.execute(
@@ -139,7 +140,7 @@ def import_upload() -> Any:
         db.session.rollback()
         if exc.status == 403:
             abort(403)
-        return _list_page(str(exc), 422)
+        return _list_page(str(exc), exc.status)
     db.session.commit()
     return redirect(url_for("reports.import_detail", import_id=result.record.id))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -244,8 +245,17 @@ def upload(
     session.flush()
     relative = Path("imports") / str(record.id) / _stored_name(filename)
     target = upload_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)  # never a half-written file under the final name
+    except OSError as exc:
+        raise LedgerImportError(
+            "storage",
+            str(_l("The file could not be stored (upload folder not writable or disk full).")),
+            503,
+        ) from exc
     record.path = relative.as_posix()
     plan = evaluate(session, record, table, mapping)
     return Uploaded(record, table, plan)

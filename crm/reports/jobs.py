@@ -68,3 +68,14 @@ def generate_last_week_report(app: Flask, today: date | None = None) -> list[int
             log.info("archived weekly report %s for %s (#%s)", week.label, scope.key, row.id)
             ids.append(row.id)
         return ids
+
+
+def weekly_report_job() -> None:
+    """The Monday-morning job run by `crm scheduler`: archive last week's reports."""
+    from flask import current_app
+
+    from crm.reminders.scheduler import with_app_context
+
+    with with_app_context():
+        ids = generate_last_week_report(current_app._get_current_object())
+        log.info("weekly reports archived: %s", ids)

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template_string,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -33,6 +42,30 @@ def parent_url(kind: str, parent_id: int) -> str:
     return url_for("visits.event_detail", event_id=parent_id)
 
 
+# A refused upload is answered with its status (413, 422, 503, 507...) and the reason, not
+# a redirect that would look like a success to the browser and to scripts.
+_REFUSED_PAGE = """{% extends "base.html" %}
+{% block title %}{{ status }}{% endblock %}
+{% block content %}
+<div class="py-4">
+  <a class="btn btn-primary" href="{{ back }}">{{ _("Back") }}</a>
+</div>
+{% endblock %}"""
+
+
+def _back_url() -> str:
+    kind, parent_id = request.args.get("parent", ""), as_int(request.args.get("parent_id"))
+    if kind in service.PARENTS and parent_id:
+        return parent_url(kind, parent_id)
+    return url_for("main.home")
+
+
+def refused(message: object, status: int) -> Any:
+    """The page shown for a refused upload: the reason as an error alert, with `status`."""
+    flash(str(message), "danger")
+    return render_template_string(_REFUSED_PAGE, status=status, back=_back_url()), status
+
+
 def max_bytes() -> int:
     return int(current_app.config["CRM_MAX_UPLOAD_MB"]) * 1024 * 1024
 
@@ -54,7 +87,10 @@ def read_upload(field: str = "file") -> tuple[str | None, bytes]:
         ) from exc
     if upload is None or not upload.filename:
         return None, b""
-    return upload.filename, upload.stream.read(max_bytes() + 1)
+    try:
+        return upload.filename, upload.stream.read(max_bytes() + 1)
+    finally:
+        upload.close()  # large uploads are spooled to a temporary file
 
 
 def store(user: Any, kind: str, parent_id: int, filename: str | None, data: bytes) -> Attachment:
@@ -84,11 +120,7 @@ def attachment_upload() -> Any:
     try:
         filename, data = read_upload()
     except service.UploadError as exc:
-        kind, parent_id = request.args.get("parent", ""), as_int(request.args.get("parent_id"))
-        flash(str(exc), "danger")
-        if kind in service.PARENTS and parent_id:
-            return redirect(parent_url(kind, parent_id))
-        return redirect(url_for("main.home"))
+        return refused(exc, exc.status)
     form = AttachmentForm()
     kind, parent_id = form.parent.data or "", as_int(form.parent_id.data)
     if kind not in service.PARENTS or parent_id is None:
@@ -103,9 +135,8 @@ def attachment_upload() -> Any:
         attachment = store(current_user, kind, parent_id, filename, data)
     except service.UploadError as exc:
         db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        flash(_("File attached: %(name)s", name=attachment.filename), "success")
+        return refused(exc, exc.status)
+    flash(_("File attached: %(name)s", name=attachment.filename), "success")
     return redirect(parent_url(kind, parent_id))
 
 
@@ -170,16 +201,10 @@ def attachment_delete(attachment_id: int) -> Any:
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge) -> Any:
-    """A request over the server's limit is refused before the view runs (CSRF reads the
-    form first): say why, on the page the file was meant for."""
-    flash(
-        _(
-            "The file is too large: at most %(mb)d MB is allowed.",
-            mb=current_app.config["CRM_MAX_UPLOAD_MB"],
-        ),
-        "danger",
+    """A request over the server's limit is refused before the view runs (the size check
+    in `crm.security` or CSRF reading the form): a 413 that says why."""
+    message = _(
+        "The file is too large: at most %(mb)d MB is allowed.",
+        mb=current_app.config["CRM_MAX_UPLOAD_MB"],
     )
-    kind, parent_id = request.args.get("parent", ""), as_int(request.args.get("parent_id"))
-    if kind in service.PARENTS and parent_id:
-        return redirect(parent_url(kind, parent_id))
-    return redirect(url_for("main.home"))
+    return refused(message, 413)

@@ -21,6 +21,7 @@ from crm.visits.leads import LeadError, company_candidates, find_or_create_compa
 from crm.visits.models import Contact, Visit, visit_contact
 from crm.visits.other_forms import ContactForm
 from crm.visits.web import company_name, field_error, int_arg, local_today, picked_company_id
+from crm.web import page_number
 
 __all__ = ["bp"]
 
@@ -31,7 +32,7 @@ PER_PAGE = 50
 @bp.get("/contacts")
 @login_required
 def contact_list() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     q = (request.args.get("q") or "").strip()[:100]
     company_id = int_arg("company")
     where = [Contact.deleted_at.is_(None)]

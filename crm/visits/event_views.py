@@ -30,6 +30,7 @@ from crm.visits.other_forms import (
     SignForm,
 )
 from crm.visits.web import field_error, local_today, team_choices, zone_choices
+from crm.web import page_number
 
 __all__ = ["bp"]
 
@@ -41,7 +42,7 @@ OPEN_STAGES = (Stage.LEAD, Stage.NEGOTIATING, Stage.ON_HOLD)
 @bp.get("/events")
 @login_required
 def event_list() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     where = event_scope(current_user)
     total = db.session.scalar(select(func.count()).select_from(Event).where(where)) or 0
     linked = (

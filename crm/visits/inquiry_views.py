@@ -33,6 +33,7 @@ from crm.visits.settings import (
     save_inquiry_settings,
 )
 from crm.visits.web import field_error, local_today, picked_company_id
+from crm.web import page_number
 
 __all__ = ["bp"]
 
@@ -44,7 +45,7 @@ PER_PAGE = 50
 @bp.get("/inquiries")
 @login_required
 def inquiry_list() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     open_only = request.args.get("show") != "all"
     today = local_today()
     rows, total, overdue = list_inquiries(

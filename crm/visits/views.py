@@ -45,6 +45,7 @@ from crm.visits.web import (
     team_choices,
     user_choices,
 )
+from crm.web import page_number
 
 __all__ = ["bp", "company_visits_context"]
 
@@ -403,7 +404,7 @@ def _date_arg(name: str) -> date | None:
 @bp.get("/visits")
 @login_required
 def visit_list() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     filters, shown = _filters()
     rows, total = queries.list_visits(
         db.session, current_user, filters, page=page, per_page=PER_PAGE
@@ -429,7 +430,7 @@ def visit_list() -> Any:
 @bp.get("/me/visits")
 @login_required
 def my_visits() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, page_number() or 1)
     rows, total = queries.user_visits(db.session, current_user, page=page, per_page=PER_PAGE)
     return render_template(
         "visits/my_visits.html",

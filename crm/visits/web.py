@@ -19,6 +19,7 @@ from crm.reference.models import Region, Zone
 from crm.visits.event_models import Event
 from crm.visits.leads import local_today
 from crm.visits.models import Contact
+from crm.web import MAX_ID
 
 __all__ = ["local_today", "now_utc"]
 
@@ -29,7 +30,7 @@ def now_utc() -> datetime:
 
 def int_arg(name: str) -> int | None:
     value = request.args.get(name, type=int)
-    return value if value and value > 0 else None
+    return value if value and 0 < value <= MAX_ID else None
 
 
 def as_int(value: Any) -> int | None:
@@ -37,7 +38,7 @@ def as_int(value: Any) -> int | None:
         number = int(value)
     except (TypeError, ValueError):
         return None
-    return number if number > 0 else None
+    return number if 0 < number <= MAX_ID else None
 
 
 def field_error(form: FlaskForm, field: str, message: str) -> None:

@@ -195,28 +195,50 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+_DOCUMENT_REFUSED = "Failed to load resource: the server responded with a status of 4"
+
+
 @dataclass
 class Watch:
     """What the pages of one test did: requests, console errors, failed answers."""
 
     requests: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
+    # (page URL, message, URL the message is about)
+    _console: list[tuple[str, str, str]] = field(default_factory=list)
+    # Pages answered with a deliberate 4xx: a form sent back with its errors (422), a
+    # refused save (409). Chromium logs "Failed to load resource" for those documents;
+    # that is the status the app meant, not an error of the page.
+    _refused_documents: set[str] = field(default_factory=set)
+
+    @property
+    def console_errors(self) -> list[str]:
+        return [
+            f"{page_url}: {text}"
+            for page_url, text, about in self._console
+            if not (about in self._refused_documents and text.startswith(_DOCUMENT_REFUSED))
+        ]
 
     def attach(self, context: Any) -> None:
         context.on("request", lambda r: self.requests.append(r.url))
         context.on("page", self.attach_page)
-        context.on(
-            "response",
-            lambda r: r.status >= 500 and self.server_errors.append(f"{r.status} {r.url}"),
-        )
+        context.on("response", self._response)
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} {response.url}")
+        elif response.status >= 400 and response.request.resource_type == "document":
+            self._refused_documents.add(response.url)
 
     def attach_page(self, page: Any) -> None:
         page.on(
             "console",
-            lambda m: m.type == "error" and self.console_errors.append(f"{page.url}: {m.text}"),
+            lambda m: (
+                m.type == "error"
+                and self._console.append((page.url, m.text, (m.location or {}).get("url", "")))
+            ),
         )
-        page.on("pageerror", lambda e: self.console_errors.append(f"{page.url}: {e}"))
+        page.on("pageerror", lambda e: self._console.append((page.url, str(e), "")))
 
     def foreign_requests(self) -> list[str]:
         return [

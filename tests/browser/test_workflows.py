@@ -61,26 +61,31 @@ def _submit(page, form_selector: str) -> None:
 def test_create_a_company_then_a_project(browsers):
     page = browsers.new_page()
     log_in(page, OFFICER)
-    page.goto("/projects")
-    # The company first.
-    page.click("[data-testid=new-company]")
-    page.fill("form [name=name]", "浏览器测试新能源科技有限公司")
-    page.fill("form [name=uscc]", "91430100MA4L16JQ9B")
+    # The company first, from the company list.
+    page.goto("/companies")
+    page.click("main a[href='/companies/new']")
+    page.wait_for_url("**/companies/new")
+    page.fill("main form [name=name]", "浏览器测试新能源科技有限公司")
+    page.fill("main form [name=uscc]", "91430100MA4L16JQ9D")
     _submit(page, "main form")
+    page.wait_for_url(re.compile(r"/companies/\d+$"))
     assert "浏览器测试新能源科技有限公司" in page.locator("h1").inner_text()
-    # Then its project.
+    # Then its project, from the navigation bar's "New project".
     page.goto("/projects")
-    page.click("[data-testid=new-project]")
-    page.fill("form [name=name]", "浏览器测试储能电池项目")
-    page.fill("form [name=company_name]", "浏览器测试新能源科技有限公司")
-    page.select_option("form [name=chain]", "energy-storage-materials")
-    page.select_option("form [name=target_zone]", "wangcheng-etdz")
-    page.fill("form [name=planned_investment]", "120000")
+    page.locator("nav a[href='/projects/new']").first.evaluate("a => a.click()")
+    page.wait_for_url("**/projects/new")
+    page.fill("main form [name=name]", "浏览器测试储能电池项目")
+    page.fill("main form [name=company_name]", "浏览器测试新能源科技有限公司")
+    page.select_option("main form [name=chain]", "energy-storage-materials")
+    page.select_option("main form [name=target_zone]", "wangcheng-etdz")
+    page.fill("main form [name=planned_investment]", "120000")
     _submit(page, "main form")
     page.wait_for_url(re.compile(r"/projects/\d+$"))
     assert "浏览器测试储能电池项目" in page.locator("h1").inner_text()
-    assert page.locator("[data-testid=project-stage]").is_visible()
-    assert page.locator("[data-testid=key-reasons]").is_visible()  # 12亿元 is a key project
+    assert page.locator("[data-testid=stage]").is_visible()
+    # 12亿元 makes it a key project, with the reasons listed.
+    assert page.locator("[data-testid=key-badge]").is_visible()
+    assert page.locator("ul[data-testid=key-reasons] li").count() > 0
 
 
 @pytest.mark.needs_feature("visits.*")
@@ -105,27 +110,37 @@ def test_log_a_visit_on_a_phone(browsers, live_server):
     assert page.input_value("form [name=city]") == "深圳"
 
 
+def _transition_form(page, project_id: int):
+    return page.locator(f"main form[method=post][action*='/projects/{project_id}/transition']")
+
+
 @pytest.mark.needs_feature("pipeline.*board*|pipeline.*kanban*")
 def test_drag_a_card_on_the_kanban_board(browsers, live_server):
-    project_id = _project_of(live_server, "wangcheng", stage="lead")
-    board = live_server.path_for(live_server.matching("pipeline.*board*|pipeline.*kanban*")[0])
     page = browsers.new_page()
     log_in(page, LEAD)
-    page.goto(board)
-    card = page.locator(f"[data-testid=board-card][data-project-id='{project_id}']")
-    target = page.locator("[data-testid=board-column][data-stage=negotiating]")
+    page.goto("/board")
+    # A card of the first column that this lead may move.
+    lead = page.locator("[data-testid=board-column-lead]")
+    card = lead.locator("[data-testid=board-card][draggable=true]").first
+    project_id = card.get_attribute("data-project-id")
+    assert project_id
+    target = page.locator("[data-testid=board-column-negotiating] .board-cards")
     card.drag_to(target)
-    form = page.locator("[data-testid=transition-form]")
-    form.wait_for(state="visible")
+    # Dropping opens the transition form for that move.
+    page.wait_for_url(re.compile(rf"/projects/{project_id}/transition\?to=negotiating$"))
+    form = _transition_form(page, int(project_id))
     form.locator("[name=date]").fill(date.today().isoformat())
     form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
-    page.goto(board)
-    moved = page.locator(
-        f"[data-testid=board-column][data-stage=negotiating] "
-        f"[data-testid=board-card][data-project-id='{project_id}']"
-    )
-    assert moved.count() == 1
+    page.wait_for_url(re.compile(rf"/projects/{project_id}$"))
+    page.goto(f"/projects/{project_id}")
+    assert page.locator("[data-testid=stage]").inner_text().strip() in ("洽谈", "Negotiating")
+    assert live_server.query(lambda s: _stage_of(s, int(project_id))) == "negotiating"
+
+
+def _stage_of(session, project_id: int) -> str:
+    from crm.pipeline.models import Project
+
+    return str(session.get(Project, project_id).stage.value)
 
 
 @pytest.mark.needs_feature("pipeline.*transition*|pipeline.*advance*|pipeline.*stage*")
@@ -135,21 +150,24 @@ def test_advance_a_project_with_its_date(browsers, live_server):
     page = browsers.new_page()
     log_in(page, LEAD)
     page.goto(f"/projects/{project_id}")
-    page.click("[data-testid=advance-stage]")
-    form = page.locator("[data-testid=transition-form]")
-    form.locator("[name=to]").select_option("signed")
+    page.click("[data-testid=advance]")  # "Move to: signed"
+    page.wait_for_url(re.compile(rf"/projects/{project_id}/transition\?to=signed$"))
+    form = _transition_form(page, project_id)
     form.locator("[name=date]").fill(signed_on)
     form.locator("[name=note]").fill("浏览器中签约")
     form.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(rf"/projects/{project_id}$"))
-    assert page.locator("[data-testid=project-stage]").inner_text().strip() in ("签约", "Signed")
-    assert signed_on in page.locator("[data-testid=stage-timeline]").inner_text()
+    assert page.locator("[data-testid=stage]").inner_text().strip() in ("签约", "Signed")
+    assert signed_on in page.locator("[data-testid=timeline]").inner_text()
     # A date in the future is refused, with the reason next to the field.
-    page.click("[data-testid=advance-stage]")
-    form.locator("[name=to]").select_option("landed")
+    page.click(f"main a[href='/projects/{project_id}/transition']")  # "Change stage"
+    page.locator("[data-testid=stage-choices] a[href$='to=landed']").click()
     form.locator("[name=date]").fill((date.today() + timedelta(days=2)).isoformat())
     form.locator("button[type=submit]").click()
-    assert form.locator(".invalid-feedback").is_visible()
+    page.wait_for_load_state()
+    assert form.locator("[name=date].is-invalid").count() == 1
+    assert form.locator("#date-error.invalid-feedback").is_visible()
+    assert live_server.query(lambda s: _stage_of(s, project_id)) == "signed"
 
 
 @pytest.mark.needs_feature("pipeline.*edit*|pipeline.*update*")
@@ -160,16 +178,17 @@ def test_two_browsers_editing_the_same_project_see_a_conflict(browsers, live_ser
     log_in(second, OFFICER)
     for page in (first, second):
         page.goto(f"/projects/{project_id}")
-        page.click("[data-testid=edit-project]")
-    first.fill("form [name=name]", "甲改的名字")
+        page.click(f"main a[href='/projects/{project_id}/edit']")
+        page.wait_for_url(re.compile(rf"/projects/{project_id}/edit$"))
+    first.fill("main form [name=name]", "甲改的名字")
     _submit(first, "main form")
     first.wait_for_url(re.compile(rf"/projects/{project_id}$"))
-    second.fill("form [name=name]", "乙改的名字")
+    second.fill("main form [name=name]", "乙改的名字")
     _submit(second, "main form")
     conflict = second.locator("[data-testid=conflict]")
     assert conflict.is_visible()
     assert "甲改的名字" in conflict.inner_text()  # what the other person changed
-    assert second.input_value("form [name=name]") == "乙改的名字"  # the input is kept
+    assert second.input_value("main form [name=name]") == "乙改的名字"  # the input is kept
     first.goto(f"/projects/{project_id}")
     assert "甲改的名字" in first.locator("h1").inner_text()  # never silently overwritten
 
@@ -182,8 +201,13 @@ def test_see_the_incentives_of_a_project(browsers, live_server):
     page.goto(f"/projects/{project_id}")
     panel = page.locator("[data-testid=incentives-panel]")
     panel.wait_for(state="visible")
-    assert panel.locator("[data-testid=incentive-measure]").count() > 0
-    assert panel.locator("[data-testid=incentive-total]").is_visible()
+    assert panel.locator("tr[data-measure]").count() > 0
+    assert panel.locator("[data-testid=total-applies]").is_visible()
+    # The full evaluation, on its own page.
+    panel.locator(f"a.btn[href='/projects/{project_id}/incentives']").click()
+    page.wait_for_url(re.compile(rf"/projects/{project_id}/incentives$"))
+    assert page.locator("main tr[data-measure]").count() > 0
+    assert page.locator("main [data-testid=total-applies]").is_visible()
 
 
 @pytest.mark.needs_feature("reports.*weekly*|reports.*download*|reports.*report*")
@@ -192,10 +216,9 @@ def test_download_the_weekly_report(browsers, live_server):
 
     page = browsers.new_page()
     log_in(page, LEADER)
-    dashboard = live_server.matching("reports.*dashboard*|reports.index")
-    page.goto(live_server.path_for(dashboard[0]) if dashboard else "/")
+    page.goto("/dashboard")
     with page.expect_download() as info:
-        page.click("[data-testid=weekly-report-download]")
+        page.click("[data-testid=download-weekly]")
     download = info.value
     assert download.suggested_filename.endswith(".xlsx")
     book = load_workbook(io.BytesIO(Path(download.path()).read_bytes()))

@@ -63,6 +63,8 @@ RULES = {
             f"/projects/{c['project_id']}/incentives/evaluations/{c['incentive_evaluation_id']}"
         ),
         web(other_officer=404),
+        # With the other team's project in the URL, the evaluation is not that project's.
+        other_team=web(404),
     ),
     "incentives.compare": Rule("GET", lambda c: "/incentives/compare", web()),
     "incentives.compare_export": Rule(

@@ -348,7 +348,8 @@ def test_project_page_query_count_does_not_grow_with_data(officer_client, team, 
         assert response.status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 14, counts  # the page and its panels (visits, incentives, ...)
+    # The page and its panels (visits, incentives, reminders): bounded, not growing.
+    assert counts[0] <= 25, counts
 
 
 def test_demo_projects_go_through_every_stage_in_the_browser(client, make_client, app):

@@ -33,7 +33,8 @@ INPUTS = (
 )
 DATABASE_ERRORS = re.compile(
     r"Traceback|OperationalError|ProgrammingError|DataError|IntegrityError|sqlite3\.|psycopg|"
-    r"syntax error at|SQL logic error|unrecognized token|SELECT .* FROM|scrypt:",
+    # Upper-case SQL on one line: the HTML <select> element must not count.
+    r"syntax error at|SQL logic error|unrecognized token|(?-i:SELECT [^<>\n]* FROM)|scrypt:",
     re.IGNORECASE,
 )
 SECRET_PROJECT = "绝密项目-SECRETMARK"
@@ -47,13 +48,24 @@ def _hide_a_secret_in_the_other_team(ctx) -> None:
     db.session.flush()
 
 
-def _check(response, label: str, problems: list[str], leak_check: bool) -> None:
+def _check(response, label: str, problems: list[str], leak_check: bool, value: str = "") -> None:
     body = response.get_data(as_text=True)
+    if value:
+        # A page may show the user's own input back (escaped) next to the field: that is
+        # not a database error, so leave the echoed input out of the search.
+        import html
+
+        from markupsafe import escape
+
+        for echoed in {value, str(escape(value)), html.escape(value), html.escape(value, False)}:
+            body = body.replace(echoed, "")
     if response.status_code >= 500:
         problems.append(f"{label}: {response.status_code}")
     elif DATABASE_ERRORS.search(body):
         problems.append(f"{label}: database error text in the answer")
-    if leak_check and "SECRETMARK" in body:
+    # Companies are a shared directory (docs/pipeline-finding.md); another team's *projects*
+    # are what must never show.
+    if leak_check and SECRET_PROJECT in body:
         problems.append(f"{label}: shows another team's project")
 
 
@@ -91,7 +103,7 @@ def test_filters_and_searches_of_the_web_ui(app, make_client, context):
                 client = make_client()
                 log_in_as(client, "officer", context, sessions)
                 url = f"{path}?{urlencode({name: value})}"
-                _check(client.get(url), f"GET {url}", problems, leak_check=True)
+                _check(client.get(url), f"GET {url}", problems, leak_check=True, value=value)
                 tried += 1
     assert not problems, "\n".join(problems)
     assert tried >= len(INPUTS) * 3
@@ -114,7 +126,7 @@ def test_query_parameters_of_the_api(app, client, context):
             for value in INPUTS:
                 response = client.get(f"{url}?{urlencode({name: value})}", headers=headers)
                 label = f"GET {url}?{name}={value!r}"
-                _check(response, label, problems, leak_check=True)
+                _check(response, label, problems, leak_check=True, value=value)
                 if response.status_code >= 400 and response.mimetype != "application/problem+json":
                     problems.append(f"{label}: error not as problem+json")
                 tried += 1

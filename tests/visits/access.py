@@ -160,6 +160,8 @@ RULES = {
         lambda c: f"/events/{c['event_id']}/projects",
         web(**EVENT_WRITE),
         data=lambda c: {"link-more_ids": str(c["project_id"])},
+        # Linking another team's project is refused by the form (422), nothing changes.
+        other_team=web(**EVENT_WRITE, officer=422, lead=422),
     ),
     "visits.event_unlink_project": Rule(
         "POST",

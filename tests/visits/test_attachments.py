@@ -185,7 +185,8 @@ def test_unwritable_folder_gives_a_clear_error_and_stores_nothing(
     monkeypatch.setattr(attachments, "_mkstemp", denied)
     with pytest.raises(UploadError) as err:
         _store(officer, project, "a.pdf", PDF, str(tmp_path))
-    assert "not writable" in str(err.value)
+    # Outside a request, messages are in the product's default language, Chinese.
+    assert "无法写入" in str(err.value)  # "not writable"
     assert err.value.status == 503
     assert _files(str(tmp_path)) == []
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
@@ -200,7 +201,7 @@ def test_a_full_disk_leaves_no_half_written_file(officer_project, tmp_path, monk
     monkeypatch.setattr(attachments.os, "fsync", full)
     with pytest.raises(UploadError) as err:
         _store(officer, project, "a.pdf", PDF, str(tmp_path))
-    assert "disk is full" in str(err.value)
+    assert "磁盘已满" in str(err.value)  # "disk is full"
     assert err.value.status == 507
     assert _files(str(tmp_path)) == []
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0

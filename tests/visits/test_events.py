@@ -61,7 +61,7 @@ def test_signing_several_projects_is_one_action_recorded_on_each(ceremony):
     ).all()
     assert history == [
         (Stage.LEAD, Stage.NEGOTIATING, EVENT_DAY, None),
-        (Stage.NEGOTIATING, Stage.SIGNED, EVENT_DAY, "Signed at the event: 一江两岸集中签约仪式"),
+        (Stage.NEGOTIATING, Stage.SIGNED, EVENT_DAY, "于活动签约：一江两岸集中签约仪式"),
     ]
     entry = db.session.scalar(
         select(AuditLog).where(AuditLog.entity_type == "event", AuditLog.action == "sign")
@@ -89,16 +89,16 @@ def test_projects_that_cannot_be_signed_are_reported_and_the_others_signed(cerem
     assert results[already_here.id].status == "already_signed"
     assert (
         results[past.id].status == "refused"
-        and "Already signed on 2026-01-20" in results[past.id].message
+        and "已于 2026-01-20 签约" in results[past.id].message  # Chinese outside a request
     )
-    assert results[dropped.id].status == "refused" and "dropped" in results[dropped.id].message
+    assert results[dropped.id].status == "refused" and "已终止" in results[dropped.id].message
     assert (
         results[too_late.id].status == "refused"
         # Outside a request the service speaks the default language, Chinese.
         and "不能早于" in results[too_late.id].message
     )
     assert results[shared_read_only.id].status == "refused"
-    assert "may not change" in results[shared_read_only.id].message
+    assert "无权修改" in results[shared_read_only.id].message
     assert too_late.stage == Stage.LEAD and too_late.negotiating_on is None
     assert past.stage == Stage.LANDED
     summary = events.event_summary(db.session, officer, event)
@@ -131,7 +131,7 @@ def test_an_event_without_a_date_or_in_the_future_cannot_sign(ceremony):
     event.on = date(2026, 12, 1)
     with pytest.raises(events.EventError) as err:
         events.sign_at_event(db.session, officer, event, today=TODAY)
-    assert "not happened yet" in str(err.value)
+    assert "尚未举办" in str(err.value)  # "has not happened yet", in Chinese outside a request
     assert p.stage == Stage.LEAD
 
 
