@@ -33,6 +33,25 @@ class ChainOut(Schema):
     confirmed: bool
     source: str | None
     chain_set: str
+    retired: bool = False
+    aliases_zh: list[str] = []
+
+
+class ChainQuery(PageQuery):
+    include_retired: bool = False
+
+
+def chain_out(chain: IndustrialChain, set_code: str) -> ChainOut:
+    return ChainOut(
+        code=chain.code,
+        name_zh=chain.name_zh,
+        name_en=chain.name_en,
+        confirmed=chain.confirmed,
+        source=chain.source,
+        chain_set=set_code,
+        retired=chain.retired,
+        aliases_zh=list(chain.aliases_zh or []),
+    )
 
 
 class ZoneOut(Schema):
@@ -80,30 +99,22 @@ def _paged(stmt, query: PageQuery):  # type: ignore[no-untyped-def]
 
 @route(
     "/chains",
-    summary="Industrial chains of the current chain set",
-    query=PageQuery,
+    summary="Industrial chains of the current chain set (retired ones with include_retired)",
+    query=ChainQuery,
     response=Page[ChainOut],
     tags=["reference"],
 )
-def list_chains(query: PageQuery) -> Page[ChainOut]:
+def list_chains(query: ChainQuery) -> Page[ChainOut]:
     stmt = (
         select(IndustrialChain, ChainSet.code)
         .join(ChainSet, ChainSet.id == IndustrialChain.set_id)
-        .where(ChainSet.current.is_(True), IndustrialChain.retired.is_(False))
-        .order_by(IndustrialChain.sort, IndustrialChain.id)
+        .where(ChainSet.current.is_(True))
+        .order_by(IndustrialChain.retired, IndustrialChain.sort, IndustrialChain.id)
     )
+    if not query.include_retired:
+        stmt = stmt.where(IndustrialChain.retired.is_(False))
     rows, total = _paged(stmt, query)
-    items = [
-        ChainOut(
-            code=c.code,
-            name_zh=c.name_zh,
-            name_en=c.name_en,
-            confirmed=c.confirmed,
-            source=c.source,
-            chain_set=set_code,
-        )
-        for c, set_code in rows
-    ]
+    items = [chain_out(c, set_code) for c, set_code in rows]
     return Page[ChainOut](items=items, total=total, page=query.page, per_page=query.per_page)
 
 

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from crm import nav
 from crm.enums import Role
 from crm.extensions import db
-from crm.pipeline import company_queries, listing
+from crm.pipeline import company_queries, listing, panels
 from crm.pipeline import company_services as services
 from crm.pipeline.blueprint import bp
 from crm.pipeline.company_forms import CompanyForm, MergeForm
@@ -85,7 +85,12 @@ def company_detail(company_id: int) -> Any:
     page = company_queries.company_page(
         db.session, current_user, company, today=listing.local_today()
     )
-    return render_template("pipeline/company_detail.html", page=page, company=company)
+    return render_template(
+        "pipeline/company_detail.html",
+        page=page,
+        company=company,
+        panels=panels.render_context(db.session, current_user, company, panels.COMPANY_PANELS),
+    )
 
 
 def _save_form(

@@ -62,6 +62,7 @@ ACTION_LABELS: dict[str, Any] = {
     "key_unmark": _l("Key mark removed"),
     "delete": _l("Deleted"),
     "restore": _l("Restored"),
+    "chain_merge": _l("Chain merged into another"),
 }
 
 

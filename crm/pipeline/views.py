@@ -149,6 +149,15 @@ def _team_code(team_id: int | None) -> str:
     return db.session.scalar(select(Team.code).where(Team.id == team_id)) or "" if team_id else ""
 
 
+def _kept_choice_label(name: str, value: str, project: Project) -> str:
+    """The label of a value no longer offered but kept on the project (a retired chain)."""
+    if name == "chain" and project.chain_id is not None:
+        chain = db.session.get(IndustrialChain, project.chain_id)
+        if chain is not None:
+            return _("%(name)s (retired)", name=label(chain))
+    return value
+
+
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
 @login_required
 def project_edit(project_id: int) -> Any:
@@ -161,7 +170,7 @@ def project_edit(project_id: int) -> Any:
     for name in ("chain", "target_zone", "landed_zone", "source_region"):
         choices = getattr(form, name).choices
         if current[name] and all(code != current[name] for code, _label in choices):
-            choices.append((current[name], current[name]))  # e.g. a retired chain
+            choices.append((current[name], _kept_choice_label(name, current[name], project)))
     if project.owner_id and all(v != str(project.owner_id) for v, _l in form.owner_id.choices):
         form.owner_id.choices.append((str(project.owner_id), f"#{project.owner_id}"))
     if not can_lead(current_user, project):

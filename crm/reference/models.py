@@ -53,6 +53,11 @@ class ChainSet(db.Model):
     source: Mapped[str | None] = mapped_column(Text)
 
 
+# The audit log's entity type for chains. Administrators' changes (crm.pipeline.chain_admin)
+# are audited under it; `crm seed` leaves a chain with such entries as they made it.
+CHAIN_AUDIT_ENTITY = "industrial_chain"
+
+
 class IndustrialChain(db.Model):
     __tablename__ = "industrial_chain"
     __table_args__ = (UniqueConstraint("set_id", "code"),)

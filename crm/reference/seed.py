@@ -1,7 +1,10 @@
 """Load reference data from the YAML files in `seed/`, idempotently.
 
 Each record is matched by its code: missing ones are created, changed ones updated, and
-unchanged ones left alone, so running the load twice changes nothing.
+unchanged ones left alone, so running the load twice changes nothing. Chains that an
+administrator has changed on the chain admin page or through the API (they have entries
+in the audit log) are never updated from the file: the administrator's names, flags,
+source notes, order and retirement win (docs/reference-data.md).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.audit import AuditLog
 from crm.enums import ALL_STAGES, ZoneLevel
 from crm.reference.models import (
+    CHAIN_AUDIT_ENTITY,
     ChainMapping,
     ChainSet,
     City,
@@ -36,6 +41,8 @@ class SeedError(ValueError):
 class SeedReport:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    # Records left as an administrator changed them although the file says otherwise.
+    kept: dict[str, int] = field(default_factory=dict)
 
     def count(self, kind: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -47,9 +54,12 @@ class SeedReport:
 
     def summary(self) -> str:
         if not self.changed:
-            return "Reference data is up to date; nothing changed."
+            kept = sum(self.kept.values())
+            note = f" (kept {kept} records edited by an administrator)" if kept else ""
+            return f"Reference data is up to date; nothing changed{note}."
         parts = [f"created {n} {k}" for k, n in sorted(self.created.items())]
         parts += [f"updated {n} {k}" for k, n in sorted(self.updated.items())]
+        parts += [f"kept {n} {k} edited by an administrator" for k, n in sorted(self.kept.items())]
         return "; ".join(parts)
 
 
@@ -76,13 +86,20 @@ def _upsert(
     values: dict[str, Any],
     report: SeedReport,
     kind: str,
+    keep: set[int] | None = None,
 ) -> Any:
+    """Create or update the record found by `lookup`; one whose id is in `keep` is left
+    unchanged (it was edited by an administrator) and counted as kept if it differs."""
     obj = session.scalar(select(model).filter_by(**lookup))
     if obj is None:
         obj = model(**lookup, **values)
         session.add(obj)
         session.flush()
         report.count(kind, True)
+        return obj
+    if keep and obj.id in keep:
+        if any(getattr(obj, key) != value for key, value in values.items()):
+            report.kept[kind] = report.kept.get(kind, 0) + 1
         return obj
     changed = False
     for key, value in values.items():
@@ -156,9 +173,19 @@ def load_zones(session: Session, path: Path, report: SeedReport) -> None:
             zone.host_id = host_id
 
 
+def admin_edited_chain_ids(session: Session) -> set[int]:
+    """Chains an administrator has changed (they have audit entries): one query."""
+    return set(
+        session.scalars(
+            select(AuditLog.entity_id).where(AuditLog.entity_type == CHAIN_AUDIT_ENTITY).distinct()
+        )
+    )
+
+
 def load_chains(session: Session, path: Path, report: SeedReport) -> None:
     data = _read(path)
     chains: dict[tuple[str, str], IndustrialChain] = {}
+    edited = admin_edited_chain_ids(session)
     for i, rec in enumerate(data.get("sets") or []):
         where = f"{path.name}: sets[{i}]"
         _require(rec, ("code", "name_zh"), where)
@@ -197,6 +224,7 @@ def load_chains(session: Session, path: Path, report: SeedReport) -> None:
                 },
                 report,
                 "chains",
+                keep=edited,
             )
     for i, rec in enumerate(data.get("mappings") or []):
         where = f"{path.name}: mappings[{i}]"

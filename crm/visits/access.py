@@ -10,6 +10,9 @@
   viewer may see the project. The event's team and admins change it.
 - An attachment is visible exactly when its parent record is; it is changed by those who
   may change the parent.
+- A person's visit page (the visits they logged or took part in) is open to that person,
+  to the lead of their team, and to leaders and admins; it lists only the visits the
+  viewer may see.
 Leaders read everything and change nothing. What a user may not see answers 404.
 """
 
@@ -116,6 +119,15 @@ def parent_visible(session: Session, user: User, kind: str, parent_id: int) -> b
     else:
         return False
     return session.scalar(stmt) is not None
+
+
+def may_view_person(viewer: User, person: User) -> bool:
+    """Whether `viewer` may open `person`'s visit page."""
+    if viewer.id == person.id or viewer.sees_all_teams:
+        return True
+    return (
+        viewer.role == Role.LEAD and viewer.team_id is not None and viewer.team_id == person.team_id
+    )
 
 
 def can_change_parent(session: Session, user: User, kind: str, parent_id: int) -> bool:

@@ -3,10 +3,9 @@
 - The project page's "visits" panel (registered in views.py): the project's latest visits,
   its open follow-ups, the completed ones with their notes (the project's timeline of
   work), and its attachments. A fixed number of queries whatever the data size.
-- The company page (owned by the pipeline's company pages): include
-  `visits/_company_visits.html` with `ctx = company_visits_context(session, user, company_id)`:
-
-      {% with ctx = company_visits_ctx %}{% include "visits/_company_visits.html" %}{% endwith %}
+- The company page's "visits" panel (registered in views.py through
+  `crm.pipeline.panels.register_company_panel`): the company's latest visits the user may
+  see (`company_panel`), newest first, with a link to the full, paged list.
 
 - The navigation bar's "Log a visit" button.
 """
@@ -75,6 +74,10 @@ def company_visits_context(
         "type_labels": visit_type_labels(),
         "can_log": user.can_write and user.team_id is not None,
     }
+
+
+def company_panel(session: Session, user: User, company: Any) -> dict[str, Any]:
+    return company_visits_context(session, user, company.id)
 
 
 def navbar_log_visit() -> Markup:

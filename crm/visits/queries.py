@@ -217,8 +217,14 @@ def company_visits(
 
 
 def user_visits(
-    session: Session, user: User, *, page: int = 1, per_page: int = 20
+    session: Session,
+    user: User,
+    *,
+    person_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
 ) -> tuple[list[VisitRow], int]:
-    """Visits the user wrote or took part in (the officer's own page; the author is always
-    a participant)."""
-    return list_visits(session, user, VisitFilters(user_id=user.id), page=page, per_page=per_page)
+    """Visits a person (by default the user) wrote or took part in, newest first, as far
+    as `user` may see them (the author is always a participant)."""
+    filters = VisitFilters(user_id=person_id or user.id)
+    return list_visits(session, user, filters, page=page, per_page=per_page)

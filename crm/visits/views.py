@@ -28,7 +28,12 @@ from crm.visits.forms import LeadFromVisitForm, VisitForm, visit_type_labels
 from crm.visits.leads import company_candidates, week_bounds
 from crm.visits.models import Task, VisitType
 from crm.visits.other_forms import AttachmentForm
-from crm.visits.panels import company_visits_context, navbar_log_visit, project_panel
+from crm.visits.panels import (
+    company_panel,
+    company_visits_context,
+    navbar_log_visit,
+    project_panel,
+)
 from crm.visits.places import region_lookup
 from crm.visits.web import (
     as_int,
@@ -56,6 +61,9 @@ NAV.append(("visits.my_work", _l("My work"), None))
 NAVBAR_EXTRAS.append(navbar_log_visit)
 panels.register(
     panels.Panel(key="visits", template="visits/_project_panel.html", load=project_panel, order=50)
+)
+panels.register_company_panel(
+    panels.Panel(key="visits", template="visits/_company_visits.html", load=company_panel, order=50)
 )
 
 
@@ -424,20 +432,4 @@ def visit_list() -> Any:
         type_labels=_type_labels(),
         current_week=f"{this_week.year}-W{this_week.week:02d}",
         cap=queries.COUNT_CAP,
-    )
-
-
-@bp.get("/me/visits")
-@login_required
-def my_visits() -> Any:
-    page = max(1, page_number() or 1)
-    rows, total = queries.user_visits(db.session, current_user, page=page, per_page=PER_PAGE)
-    return render_template(
-        "visits/my_visits.html",
-        cap=queries.COUNT_CAP,
-        rows=rows,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PER_PAGE)),
-        type_labels=_type_labels(),
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from crm.accounts.models import Team
 from crm.extensions import db
 from crm.pipeline.models import Project
+from crm.reference.models import ChainSet, IndustrialChain
 from tests import factories
 from tests.security.matrix import Rule, admin_only_api, admin_only_web, api, web
 
@@ -27,6 +28,13 @@ def extend_context(ctx):
     factories.share(db.session.get(Project, ctx["project_id"]), share_team)
     ctx["share_team_id"] = share_team.id
     ctx["other_team_code"] = db.session.get(Team, ctx["other_team_id"]).code
+    chain_set = db.session.query(ChainSet).filter_by(current=True).one()
+    for n, code in enumerate(("matrix-web", "matrix-api")):
+        db.session.add(
+            IndustrialChain(
+                set_id=chain_set.id, code=code, name_zh=f"矩阵链{n}", name_en=code, sort=900 + n
+            )
+        )
     db.session.flush()
 
 
@@ -87,6 +95,40 @@ RULES = {
     "pipeline.deleted_projects": Rule("GET", lambda c: "/admin/projects/deleted", admin_only_web()),
     "pipeline.key_settings": Rule(
         "GET", lambda c: "/admin/settings/key-projects", admin_only_web()
+    ),
+    # the chain admin (the chains of the current set; merging moves projects)
+    "pipeline.chain_list": Rule("GET", lambda c: "/admin/chains", admin_only_web()),
+    "pipeline.chain_new": Rule("GET", lambda c: "/admin/chains/new", admin_only_web()),
+    "pipeline.chain_edit": Rule("GET", lambda c: "/admin/chains/matrix-web/edit", admin_only_web()),
+    "pipeline.chain_retire": Rule(
+        "POST", lambda c: "/admin/chains/matrix-web/retire", admin_only_web()
+    ),
+    "pipeline.chain_restore": Rule(
+        "POST", lambda c: "/admin/chains/matrix-web/restore", admin_only_web()
+    ),
+    "pipeline.chain_merge": Rule(
+        "POST",
+        lambda c: "/admin/chains/matrix-web/merge",
+        admin_only_web(),
+        data=lambda c: {"into": "automobile"},
+    ),
+    "api.create_chain": Rule(
+        "POST",
+        lambda c: "/api/v1/chains",
+        admin_only_api(),
+        json=lambda c: {"code": "matrix-new", "name_zh": "矩阵新链"},
+    ),
+    "api.update_chain": Rule(
+        "PATCH",
+        lambda c: "/api/v1/chains/matrix-api",
+        admin_only_api(),
+        json=lambda c: {"name_en": "Matrix chain"},
+    ),
+    "api.merge_chain": Rule(
+        "POST",
+        lambda c: "/api/v1/chains/matrix-api/merge",
+        admin_only_api(),
+        json=lambda c: {"into": "automobile"},
     ),
     "api.list_projects": Rule("GET", lambda c: "/api/v1/projects", api()),
     "api.get_project": Rule(

@@ -103,6 +103,10 @@ RULES = {
     # visits
     "visits.visit_list": Rule("GET", lambda c: "/visits", web()),
     "visits.my_visits": Rule("GET", lambda c: "/me/visits", web()),
+    # a person's visits: themselves, their team's lead, leaders and admins
+    "visits.person_visits": Rule(
+        "GET", lambda c: f"/users/{c['officer_id']}/visits", web(**READERS_404)
+    ),
     "visits.visit_new": Rule("GET", lambda c: "/visits/new", web(leader=403)),
     "visits.visit_detail": Rule("GET", lambda c: f"/visits/{c['visit_id']}", web(**READERS_404)),
     "visits.visit_edit": Rule("GET", lambda c: f"/visits/{c['visit_id']}/edit", web(**WRITE_404)),
