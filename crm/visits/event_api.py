@@ -237,7 +237,8 @@ def sign_event(event_id: int, body: SignIn) -> SignOut:
     except event_service.EventError as exc:
         db.session.rollback()
         field = {"on": "date"}.get(exc.field, exc.field)
-        raise ApiError(422, str(exc), [(field, str(exc))]) from exc
+        status = 404 if isinstance(exc, event_service.ProjectNotVisible) else 422
+        raise ApiError(status, str(exc), [(field, str(exc))]) from exc
     db.session.commit()
     assert event.on is not None
     return SignOut(

@@ -18,8 +18,13 @@ PROJECT_EVALUATION = {"zone": "changsha-etdz", "as_of": "2026-06-01", "f_good_cr
 
 
 def extend_context(ctx):
+    for prefix in ("", "other_"):
+        ctx[f"{prefix}incentive_evaluation_id"] = _saved_evaluation(ctx[f"{prefix}project_id"])
+
+
+def _saved_evaluation(project_id):
     saved = SavedEvaluation(
-        project_id=ctx["project_id"],
+        project_id=project_id,
         zone_code="changsha-etdz",
         zone_level="national_etdz",
         as_of=date(2026, 6, 1),
@@ -32,7 +37,7 @@ def extend_context(ctx):
     )
     db.session.add(saved)
     db.session.flush()
-    ctx["incentive_evaluation_id"] = saved.id
+    return saved.id
 
 
 RULES = {
@@ -63,8 +68,6 @@ RULES = {
             f"/projects/{c['project_id']}/incentives/evaluations/{c['incentive_evaluation_id']}"
         ),
         web(other_officer=404),
-        # With the other team's project in the URL, the evaluation is not that project's.
-        other_team=web(404),
     ),
     "incentives.compare": Rule("GET", lambda c: "/incentives/compare", web()),
     "incentives.compare_export": Rule(

@@ -23,9 +23,11 @@ def extend_context(ctx):
         gone = factories.project(team)
         gone.deleted_at = datetime.now(UTC)
         ctx[key] = gone.id
-    share_team = factories.team()
-    factories.share(db.session.get(Project, ctx["project_id"]), share_team)
-    ctx["share_team_id"] = share_team.id
+    # Each team's project is shared with a third team (`share_team_id`, `other_share_team_id`).
+    for prefix in ("", "other_"):
+        share_team = factories.team()
+        factories.share(db.session.get(Project, ctx[f"{prefix}project_id"]), share_team)
+        ctx[f"{prefix}share_team_id"] = share_team.id
     ctx["other_team_code"] = db.session.get(Team, ctx["other_team_id"]).code
     db.session.flush()
 
