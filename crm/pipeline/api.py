@@ -4,6 +4,7 @@ history, delete and restore. They call the same services as the web pages."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -91,12 +92,24 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _one(project_id: int, status_headers: dict[str, str] | None = None) -> Any:
-    """The project as JSON with its ETag (scoped to the caller)."""
-    row = queries.project_row(db.session, api_user(), project_id)
+def _one(
+    project_id: int, status_headers: dict[str, str] | None = None, *, scoped: bool = True
+) -> Any:
+    """The project as JSON with its ETag (scoped to the caller unless `scoped` is false: the
+    answer to a change that moved the project out of the caller's scope)."""
+    if scoped:
+        row = queries.project_row(db.session, api_user(), project_id)
+    else:
+        found = db.session.execute(queries.project_rows_stmt().where(Project.id == project_id))
+        row = next(iter(queries.to_rows(found)), None)
     if row is None:
         raise ApiError(404, "No such project.")
     return project_out(row), {"ETag": etag(row.project.version), **(status_headers or {})}
+
+
+def project_json(project_id: int, *, scoped: bool = True) -> Any:
+    """The project as the API shows it, with its ETag header."""
+    return _one(project_id, scoped=scoped)
 
 
 # --- list and read -------------------------------------------------------------------------
@@ -214,7 +227,8 @@ class ProjectPatch(ProjectFields):
     pass
 
 
-def _refused(exc: Exception) -> ApiError:
+def refused(exc: Exception) -> ApiError:
+    """A service's refusal as a problem: NotAllowed 403, else 422 naming the field."""
     if isinstance(exc, NotAllowed):
         return ApiError(403, str(exc))
     field = getattr(exc, "field", "body")
@@ -238,7 +252,7 @@ def create_project(body: ProjectCreate) -> Any:
             db.session, api_user(), values, stage=body.stage, stage_dates=body.stage_dates
         )
     except (ProjectError, NotAllowed, TransitionError) as exc:
-        raise _refused(exc) from exc  # nothing is committed: the request's session is discarded
+        raise refused(exc) from exc  # nothing is committed: the request's session is discarded
     db.session.commit()
     location = url_for("api.get_project", project_id=project.id)
     return _one(project.id, {"Location": location})
@@ -324,16 +338,29 @@ def stale_response(exc: _Stale) -> Response:
 )
 def update_project(project_id: int, body: ProjectPatch) -> Any:
     project = _editable(project_id)
+    values = body.model_dump(exclude_unset=True)
+
+    def change(expected: int) -> None:
+        services.update_project(db.session, project, api_user(), values, expected_version=expected)
+
     try:
-        expected = _if_match(project, required=True)
+        stale = commit_if_match(project, change, required=True)
+    except (ProjectError, NotAllowed) as exc:
+        raise refused(exc) from exc
+    return stale or _one(project_id)
+
+
+def commit_if_match(
+    project: Project, change: Callable[[int], Any], *, required: bool
+) -> Response | None:
+    """Run `change(expected_version)` and commit, honouring If-Match (428 when `required`
+    and missing); a stale version or a concurrent write answers 412 with what the others
+    changed (the returned Response). Errors of `change` propagate, nothing committed."""
+    project_id = project.id
+    try:
+        expected = _if_match(project, required=required)
         try:
-            services.update_project(
-                db.session,
-                project,
-                api_user(),
-                body.model_dump(exclude_unset=True),
-                expected_version=expected,
-            )
+            change(expected)
             db.session.commit()
         except (ConflictError, StaleDataError) as exc:
             if isinstance(exc, StaleDataError):
@@ -341,9 +368,7 @@ def update_project(project_id: int, body: ProjectPatch) -> Any:
             raise _precondition_failed(project_id, expected) from exc
     except _Stale as stale:
         return stale_response(stale)
-    except (ProjectError, NotAllowed) as exc:
-        raise _refused(exc) from exc
-    return _one(project_id)
+    return None
 
 
 # --- stage moves ---------------------------------------------------------------------------
@@ -373,29 +398,25 @@ class TransitionIn(Schema):
 )
 def create_transition(project_id: int, body: TransitionIn) -> Any:
     project = _editable(project_id)
+
+    def move(_expected: int) -> None:
+        transition(
+            db.session,
+            project,
+            to=body.to,
+            on=body.date or local_today(),
+            user_id=api_user().id,
+            note=body.note,
+            reason=body.reason,
+            skipped_dates=body.dates,
+            drop_reason_code=body.drop_reason,
+        )
+
     try:
-        expected = _if_match(project, required=False)
-        try:
-            transition(
-                db.session,
-                project,
-                to=body.to,
-                on=body.date or local_today(),
-                user_id=api_user().id,
-                note=body.note,
-                reason=body.reason,
-                skipped_dates=body.dates,
-                drop_reason_code=body.drop_reason,
-            )
-            db.session.commit()
-        except StaleDataError as exc:
-            db.session.rollback()
-            raise _precondition_failed(project_id, expected) from exc
-    except _Stale as stale:
-        return stale_response(stale)
+        stale = commit_if_match(project, move, required=False)
     except TransitionError as exc:
         raise ApiError(422, str(exc), [(exc.field, str(exc))]) from exc
-    return _one(project_id)
+    return stale or _one(project_id)
 
 
 # --- history, delete, restore ------------------------------------------------------------------

@@ -109,6 +109,22 @@ RULES = {
         lambda c: f"/api/v1/projects/{c['project_id']}/incentives?zone=changsha-etdz",
         api(other_officer=404),
     ),
+    "api.list_saved_evaluations": Rule(
+        "GET",
+        lambda c: f"/api/v1/projects/{c['project_id']}/evaluations",
+        api(other_officer=404),
+    ),
+    "api.save_evaluation": Rule(
+        "POST",
+        lambda c: f"/api/v1/projects/{c['project_id']}/evaluations",
+        api(other_officer=404, leader=403),
+        json=lambda c: {"zone": "changsha-etdz", "as_of": "2026-06-01", "note": "matrix"},
+    ),
+    "api.get_saved_evaluation": Rule(
+        "GET",
+        lambda c: f"/api/v1/evaluations/{c['incentive_evaluation_id']}",
+        api(other_officer=404),
+    ),
     "api.list_policies": Rule("GET", lambda c: "/api/v1/policies", api()),
     "api.get_policy": Rule("GET", lambda c: "/api/v1/policies/guofa-2020-7-national-hitech", api()),
 }

@@ -143,6 +143,25 @@ RULES = {
         lambda c: f"/api/v1/notifications/{c['notification_id']}/read",
         api(404, officer="ok"),
     ),
+    "api.read_all_notifications": Rule("POST", lambda c: "/api/v1/notifications/read-all", api()),
+    "api.list_snoozes": Rule(
+        "GET", lambda c: f"/api/v1/projects/{c['project_id']}/snoozes", api(other_officer=404)
+    ),
+    "api.create_snooze": Rule(
+        "POST",
+        lambda c: f"/api/v1/projects/{c['project_id']}/snoozes",
+        api(**EDITORS),
+        json=lambda c: {
+            "rule": "no_activity",
+            "until": (date.today() + timedelta(days=14)).isoformat(),
+            "reason": "等待投资方回复",
+        },
+    ),
+    "api.delete_snooze": Rule(
+        "DELETE",
+        lambda c: f"/api/v1/projects/{c['project_id']}/snoozes/{c['snooze_id']}",
+        api(**EDITORS),
+    ),
     "api.list_stalled": Rule("GET", lambda c: "/api/v1/stalled", api()),
     "api.get_reminder_rules": Rule("GET", lambda c: "/api/v1/reminder-rules", admin_only_api()),
     "api.put_reminder_rules": Rule(
