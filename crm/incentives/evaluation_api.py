@@ -25,6 +25,7 @@ from crm.incentives.api import (
     caller_reads_english,
     result_out,
 )
+from crm.incentives.facts import facts_to_json
 from crm.pipeline.access import can_edit, get_visible_project
 
 WRITERS = (Role.ADMIN, Role.LEAD, Role.OFFICER)
@@ -167,3 +168,64 @@ def get_saved_evaluation(evaluation_id: int) -> SavedEvaluationOut:
         raise ApiError(404, "No such evaluation.")
     get_visible_project(db.session, api_user(), row.evaluation.project_id)  # 404 when hidden
     return saved_out(row)
+
+
+# --- the project's stored facts ------------------------------------------------------------
+
+
+class ProjectFactsOut(Schema):
+    facts: dict[str, Any] = Field(description="facts stored on the project, as JSON values")
+    derived: dict[str, Any] = Field(
+        description="facts the project's own fields give (chain, planned_investment)"
+    )
+    ignored: dict[str, str] = Field(description="stored facts that no longer validate: why")
+
+
+class ProjectFactsIn(Schema):
+    facts: dict[str, Any] = Field(
+        description="the facts to keep (replacing the stored ones); chain and "
+        "planned_investment are the project's own fields and are ignored here"
+    )
+
+
+def _facts_out(context: services.ProjectContext) -> ProjectFactsOut:
+    stored = {k: v for k, v in context.facts.items() if k not in context.derived}
+    return ProjectFactsOut(
+        facts=facts_to_json(stored),
+        derived=facts_to_json(context.derived),
+        ignored=dict(context.ignored),
+    )
+
+
+@route(
+    "/projects/<int:project_id>/incentive-facts",
+    summary="The facts stored on a project for evaluating its incentives",
+    response=ProjectFactsOut,
+    tags=["incentives", "projects"],
+)
+def get_project_facts(project_id: int) -> ProjectFactsOut:
+    project = get_visible_project(db.session, api_user(), project_id)  # 404 when hidden
+    return _facts_out(services.project_context(db.session, project))
+
+
+@route(
+    "/projects/<int:project_id>/incentive-facts",
+    "PUT",
+    summary="Replace the facts stored on a project (all valid, or nothing kept); recorded",
+    body=ProjectFactsIn,
+    response=ProjectFactsOut,
+    roles=WRITERS,
+    tags=["incentives", "projects"],
+)
+def put_project_facts(project_id: int, body: ProjectFactsIn) -> ProjectFactsOut:
+    user = api_user()
+    project = get_visible_project(db.session, user, project_id)  # 404 when hidden
+    if not can_edit(db.session, user, project):
+        raise ApiError(403, "You may read this project but not change it.")
+    context = services.project_context(db.session, project)
+    errors = services.save_project_facts(db.session, context, body.facts, user.id)
+    if errors:
+        problems = [(f"facts.{key}", message) for key, message in errors.items()]
+        raise ApiError(422, "Invalid facts.", problems)
+    db.session.commit()
+    return _facts_out(services.project_context(db.session, project))

@@ -1,5 +1,6 @@
 """Project endpoints of the JSON API: list, read, create, PATCH with If-Match, stage moves,
-history, delete and restore. They call the same services as the web pages."""
+history (deleting, restoring, sharing and key marks: `manage_api`). They call the same
+services as the web pages."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from crm.accounts.models import Team
 from crm.api.framework import PROBLEM_TYPE, ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import ALL_STAGES, Role, Stage
 from crm.extensions import db
-from crm.pipeline import queries, services, sharing
+from crm.pipeline import queries, services
 from crm.pipeline.access import can_edit, get_visible_project, project_scope
 from crm.pipeline.changes import FieldChange, project_history
 from crm.pipeline.errors import ConflictError, NotAllowed, ProjectError
@@ -419,7 +420,7 @@ def create_transition(project_id: int, body: TransitionIn) -> Any:
     return stale or _one(project_id)
 
 
-# --- history, delete, restore ------------------------------------------------------------------
+# --- history ------------------------------------------------------------------
 
 
 class StageChangeOut(Schema):
@@ -485,34 +486,3 @@ def project_history_api(project_id: int, query: PageQuery) -> HistoryOut:
             for c in stage_history(db.session, project.id)
         ],
     )
-
-
-@route(
-    "/projects/<int:project_id>",
-    "DELETE",
-    summary="Delete a project (soft: an admin can restore it)",
-    status=204,
-    roles=(Role.ADMIN,),
-    tags=["projects"],
-)
-def delete_project(project_id: int) -> None:
-    project = get_visible_project(db.session, api_user(), project_id)
-    sharing.soft_delete(db.session, project, api_user())
-    db.session.commit()
-
-
-@route(
-    "/projects/<int:project_id>/restore",
-    "POST",
-    summary="Restore a deleted project",
-    response=ProjectOut,
-    roles=(Role.ADMIN,),
-    tags=["projects"],
-)
-def restore_project(project_id: int) -> Any:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise ApiError(404, "No such project.")
-    sharing.restore(db.session, project, api_user())
-    db.session.commit()
-    return _one(project_id)

@@ -1,6 +1,7 @@
 """Managing a project through the JSON API, as the sharing page and the key mark do on the
 web: key marks, sharing with other teams and reassigning (a lead of the project's team or
-an admin). The services are the web's, so each change is recorded in the history alike.
+an admin), deleting and restoring (admins). The services are the web's, so each change is
+recorded in the history alike.
 
 A project the caller may not see answers 404 (like a missing one) before any role check;
 one they see but do not lead answers 403. Changes that step the project's version (key
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from crm.accounts.models import Team
 from crm.api.framework import ApiError, Schema, api_user, route
+from crm.enums import Role
 from crm.extensions import db
 from crm.pipeline import keys, sharing
 from crm.pipeline.access import can_lead, get_visible_project
@@ -227,3 +229,37 @@ def reassign_project(project_id: int, body: ReassignIn) -> Any:
     except (ProjectError, NotAllowed) as exc:
         raise refused(exc) from exc
     return stale or project_json(project_id, scoped=False)
+
+
+# --- deleting and restoring (admins) ---------------------------------------------------------
+
+
+@route(
+    "/projects/<int:project_id>",
+    "DELETE",
+    summary="Delete a project (soft: an admin can restore it)",
+    status=204,
+    roles=(Role.ADMIN,),
+    tags=["projects"],
+)
+def delete_project(project_id: int) -> None:
+    project = get_visible_project(db.session, api_user(), project_id)
+    sharing.soft_delete(db.session, project, api_user())
+    db.session.commit()
+
+
+@route(
+    "/projects/<int:project_id>/restore",
+    "POST",
+    summary="Restore a deleted project",
+    response=ProjectOut,
+    roles=(Role.ADMIN,),
+    tags=["projects"],
+)
+def restore_project(project_id: int) -> Any:
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise ApiError(404, "No such project.")
+    sharing.restore(db.session, project, api_user())
+    db.session.commit()
+    return project_json(project_id)

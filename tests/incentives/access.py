@@ -125,6 +125,17 @@ RULES = {
         lambda c: f"/api/v1/evaluations/{c['incentive_evaluation_id']}",
         api(other_officer=404),
     ),
+    "api.get_project_facts": Rule(
+        "GET",
+        lambda c: f"/api/v1/projects/{c['project_id']}/incentive-facts",
+        api(other_officer=404),
+    ),
+    "api.put_project_facts": Rule(
+        "PUT",
+        lambda c: f"/api/v1/projects/{c['project_id']}/incentive-facts",
+        api(other_officer=404, leader=403),
+        json=lambda c: {"facts": {"good_credit": True}},
+    ),
     "api.list_policies": Rule("GET", lambda c: "/api/v1/policies", api()),
     "api.get_policy": Rule("GET", lambda c: "/api/v1/policies/guofa-2020-7-national-hitech", api()),
 }

@@ -13,6 +13,7 @@ from crm.enums import Role
 from crm.extensions import db
 from crm.incentives import store
 from crm.incentives.models import SavedEvaluation
+from crm.pipeline.models import Project
 from tests import factories
 from tests.incentives.app_support import (
     CHANGSHA_ETDZ,
@@ -140,3 +141,30 @@ def test_the_list_is_newest_first_and_paged(client, officer):
     assert [i["id"] for i in second["items"]] == [ids[0]] and second["total"] == 3
     beyond = client.get(f"{url}?per_page=2&page=5", headers=headers).get_json()
     assert beyond["items"] == [] and beyond["total"] == 3
+
+
+def test_the_projects_facts_are_read_and_replaced_all_or_nothing(client, officer):
+    user, team = officer
+    project = project_in(team, landed="changsha-etdz", facts={"good_credit": True})
+    headers = bearer(user)
+    url = f"/api/v1/projects/{project.id}/incentive-facts"
+    read = client.get(url, headers=headers).get_json()
+    assert read["facts"] == {"good_credit": True}
+    assert read["derived"] == {"chain": "automobile", "planned_investment": "5000.00"}
+    refused = client.put(url, json={"facts": {**RD, "rd_expense_prev": "many"}}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"][0]["field"] == "facts.rd_expense_prev"
+    assert client.get(url, headers=headers).get_json()["facts"] == {"good_credit": True}
+    # chain and planned_investment stay the project's own fields.
+    kept = client.put(url, json={"facts": {**RD, "chain": "biomedicine"}}, headers=headers)
+    assert kept.status_code == 200
+    assert kept.get_json()["facts"] == RD and kept.get_json()["derived"]["chain"] == "automobile"
+    assert db.session.get(Project, project.id).facts == RD
+    saved = save(client, headers, project.id, as_of="2026-06-01").get_json()
+    assert saved["total_applies"] == "200.00"  # evaluated with the stored facts
+    outsider = bearer(factories.user(Role.OFFICER, factories.team()))
+    assert client.get(url, headers=outsider).status_code == 404
+    assert client.put(url, json={"facts": {}}, headers=outsider).status_code == 404
+    leader = bearer(factories.user(Role.LEADER))
+    assert client.put(url, json={"facts": {}}, headers=leader).status_code == 403
+    assert db.session.get(Project, project.id).facts == RD

@@ -45,6 +45,12 @@ def extend_context(ctx: dict) -> None:
     # may not see: signing or unlinking it is refused like a missing project (404).
     events.link_projects(db.session, ctx["users"]["admin"], event, [ctx["other_project_id"]])
     ctx["event_id"] = event.id
+    # A project of each team linked to the event, for the API's unlinking.
+    for prefix in ("", "other_"):
+        unlinked = factories.project(db.session.get(Team, ctx[f"{prefix}team_id"]))
+        events.link_projects(db.session, ctx["users"]["admin"], event, [unlinked.id])
+        ctx[f"{prefix}api_unlink_project_id"] = unlinked.id
+    ctx["api_contact_to_delete_id"] = _contact(ctx, officer, "赵总")
 
 
 def _add_records(ctx: dict, prefix: str) -> None:
@@ -227,6 +233,9 @@ RULES = {
         "POST", lambda c: "/api/v1/contacts", api(leader=403), json=lambda c: {"name": "张三"}
     ),
     "api.get_contact": Rule("GET", lambda c: f"/api/v1/contacts/{c['contact_id']}", api()),
+    "api.delete_contact": Rule(
+        "DELETE", lambda c: f"/api/v1/contacts/{c['api_contact_to_delete_id']}", api(leader=403)
+    ),
     "api.update_contact": Rule(
         "PATCH",
         lambda c: f"/api/v1/contacts/{c['contact_id']}",
@@ -252,6 +261,12 @@ RULES = {
         json=lambda c: {"note": "sent"},
     ),
     "api.list_inquiries": Rule("GET", lambda c: "/api/v1/inquiries", api()),
+    "api.answer_inquiry": Rule(
+        "POST",
+        lambda c: f"/api/v1/inquiries/{c['inquiry_id']}/answered",
+        api(**WRITE_404),
+        json=lambda c: {"answered_on": "2026-01-06"},
+    ),
     "api.list_events": Rule("GET", lambda c: "/api/v1/events", api()),
     "api.create_event": Rule(
         "POST",
@@ -261,6 +276,26 @@ RULES = {
         notes="an administrator (no team) must give `team`: 422 here",
     ),
     "api.get_event": Rule("GET", lambda c: f"/api/v1/events/{c['event_id']}", api()),
+    "api.update_event": Rule(
+        "PATCH",
+        lambda c: f"/api/v1/events/{c['event_id']}",
+        api(**EVENT_WRITE),
+        json=lambda c: {"place": "长沙国际会议中心"},
+    ),
+    "api.link_event_projects": Rule(
+        "POST",
+        lambda c: f"/api/v1/events/{c['event_id']}/projects",
+        api(**EVENT_WRITE),
+        json=lambda c: {"project_ids": [c["project_id"]]},
+        # Another team's project: 404 like a missing one, nothing linked.
+        other_team=api(**EVENT_WRITE, officer=404, lead=404),
+    ),
+    "api.unlink_event_project": Rule(
+        "DELETE",
+        lambda c: f"/api/v1/events/{c['event_id']}/projects/{c['api_unlink_project_id']}",
+        api(**EVENT_WRITE),
+        other_team=api(**EVENT_WRITE, officer=404, lead=404),
+    ),
     "api.sign_event": Rule(
         "POST",
         lambda c: f"/api/v1/events/{c['event_id']}/sign",
