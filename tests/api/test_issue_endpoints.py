@@ -253,6 +253,8 @@ def test_the_web_only_capabilities_now_in_the_api_are_in_the_openapi_document(cl
         "/api/v1/events/{event_id}/projects": {"post"},
         "/api/v1/events/{event_id}/projects/{project_id}": {"delete"},
         "/api/v1/contacts/{contact_id}": {"get", "patch", "delete"},
+        "/api/v1/visits/{visit_id}": {"get", "patch", "delete"},
+        "/api/v1/visits/{visit_id}/lead-project": {"post"},
         "/api/v1/inquiries/{project_id}/answered": {"post"},
     }
     for path, methods in expected.items():

@@ -225,6 +225,18 @@ RULES = {
         "GET", lambda c: f"/api/v1/visits/company-options/{c['company_id']}", api()
     ),
     "api.get_visit": Rule("GET", lambda c: f"/api/v1/visits/{c['visit_id']}", api(**READERS_404)),
+    "api.update_visit": Rule(
+        "PATCH",
+        lambda c: f"/api/v1/visits/{c['visit_id']}",
+        api(**WRITE_404),
+        json=lambda c: {"purpose": "回访用地需求"},
+    ),
+    "api.create_lead_from_visit": Rule(
+        "POST",
+        lambda c: f"/api/v1/visits/{c['visit_id']}/lead-project",
+        api(**WRITE_404),
+        json=lambda c: {"name": "新线索项目"},
+    ),
     "api.delete_visit": Rule(
         "DELETE", lambda c: f"/api/v1/visits/{c['api_visit_to_delete_id']}", api(**WRITE_404)
     ),
