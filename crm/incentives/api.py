@@ -98,11 +98,11 @@ class ProjectIncentivesQuery(Schema):
     as_of: IsoDate | None = None
 
 
-def _english() -> bool:
+def caller_reads_english() -> bool:
     return (getattr(api_user(), "locale", None) or "zh_CN") == "en"
 
 
-def _result_out(data: dict[str, Any], english: bool) -> ResultOut:
+def result_out(data: dict[str, Any], english: bool) -> ResultOut:
     return ResultOut(
         policy=data["policy"],
         policy_version=data["policy_version"],
@@ -125,13 +125,13 @@ def _result_out(data: dict[str, Any], english: bool) -> ResultOut:
 
 def _evaluation_out(item: services.ZoneEvaluation) -> EvaluationOut:
     data = item.to_dict()
-    english = _english()
+    english = caller_reads_english()
     return EvaluationOut(
         zone=data["zone"],
         zone_level=data["zone_level"],
         zone_name=TextPair(**data["zone_name"]),
         as_of=item.evaluation.as_of,
-        results=[_result_out(result, english) for result in data["results"]],
+        results=[result_out(result, english) for result in data["results"]],
         total_applies=data["total_applies"],
         total_by_assessment_cap=data["total_by_assessment_cap"],
         by_assessment_without_cap=data["by_assessment_without_cap"],
@@ -151,7 +151,7 @@ def _facts(raw: dict[str, Any]) -> dict[str, object]:
     return facts
 
 
-def _zone(code: str, field: str) -> services.ZoneRef:
+def zone_or_422(code: str, field: str) -> services.ZoneRef:
     zone = services.zone_by_code(db.session, code)
     if zone is None:
         raise ApiError(422, "Unknown zone.", [(field, f"unknown zone code {code!r}")])
@@ -167,7 +167,7 @@ def _zone(code: str, field: str) -> services.ZoneRef:
     tags=["incentives"],
 )
 def incentives_evaluate(body: EvaluateIn) -> EvaluationOut:
-    zone = _zone(body.zone, "zone")
+    zone = zone_or_422(body.zone, "zone")
     facts = _facts(body.facts)
     return _evaluation_out(services.evaluate_in_zone(db.session, zone, facts, body.as_of))
 
@@ -210,7 +210,7 @@ def incentives_compare(body: CompareIn) -> CompareOut:
 def project_incentives(project_id: int, query: ProjectIncentivesQuery) -> EvaluationOut:
     project = get_visible_project(db.session, api_user(), project_id)  # 404 when hidden
     context = services.project_context(db.session, project)
-    zone = _zone(query.zone, "zone") if query.zone else context.default_zone
+    zone = zone_or_422(query.zone, "zone") if query.zone else context.default_zone
     if zone is None:
         raise ApiError(
             422, "The project has no zone.", [("zone", "give ?zone=CODE: no landed or target zone")]

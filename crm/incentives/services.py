@@ -307,32 +307,45 @@ def _saved_select() -> Any:
 
 
 def saved_evaluations(
-    session: Session, project_id: int, limit: int | None = None
+    session: Session, project_id: int, limit: int | None = None, offset: int = 0
 ) -> tuple[list[SavedRow], int]:
-    """A project's saved evaluations, newest first (at most `limit`), and how many exist.
+    """A project's saved evaluations, newest first (at most `limit`, after skipping
+    `offset`), and how many exist.
 
-    One query whatever the number (the total is a window count).
+    One query whatever the number (the total is a window count); a second one only for a
+    page past the end.
     """
+    mine = SavedEvaluation.project_id == project_id
     stmt = (
         _saved_select()
         .add_columns(func.count().over())
-        .where(SavedEvaluation.project_id == project_id)
+        .where(mine)
         .order_by(SavedEvaluation.created_at.desc(), SavedEvaluation.id.desc())
     )
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     result = session.execute(stmt).all()
-    total = int(result[0][-1]) if result else 0
+    if result:
+        total = int(result[0][-1])
+    elif offset:
+        total = session.scalar(select(func.count()).select_from(SavedEvaluation).where(mine)) or 0
+    else:
+        total = 0
     return [SavedRow(*row[:-1]) for row in result], total
 
 
-def saved_evaluation(session: Session, project_id: int, evaluation_id: int) -> SavedRow | None:
-    row = session.execute(
-        _saved_select().where(
-            SavedEvaluation.id == evaluation_id, SavedEvaluation.project_id == project_id
-        )
-    ).first()
+def saved_evaluation_by_id(session: Session, evaluation_id: int) -> SavedRow | None:
+    """A saved evaluation whatever its project (the caller checks the project's scope)."""
+    row = session.execute(_saved_select().where(SavedEvaluation.id == evaluation_id)).first()
     return SavedRow(*row) if row else None
+
+
+def saved_evaluation(session: Session, project_id: int, evaluation_id: int) -> SavedRow | None:
+    """The saved evaluation if it is one of the project's."""
+    row = saved_evaluation_by_id(session, evaluation_id)
+    return row if row is not None and row.evaluation.project_id == project_id else None
 
 
 def facts_used_by(policies: PolicySet, zone: ZoneRef | None) -> set[str]:

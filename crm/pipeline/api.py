@@ -1,9 +1,11 @@
 """Project endpoints of the JSON API: list, read, create, PATCH with If-Match, stage moves,
-history, delete and restore. They call the same services as the web pages."""
+history (deleting, restoring, sharing and key marks: `manage_api`). They call the same
+services as the web pages."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +18,7 @@ from crm.accounts.models import Team
 from crm.api.framework import PROBLEM_TYPE, ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import ALL_STAGES, Role, Stage
 from crm.extensions import db
-from crm.pipeline import queries, services, sharing
+from crm.pipeline import queries, services
 from crm.pipeline.access import can_edit, get_visible_project, project_scope
 from crm.pipeline.changes import FieldChange, project_history
 from crm.pipeline.errors import ConflictError, NotAllowed, ProjectError
@@ -91,12 +93,24 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _one(project_id: int, status_headers: dict[str, str] | None = None) -> Any:
-    """The project as JSON with its ETag (scoped to the caller)."""
-    row = queries.project_row(db.session, api_user(), project_id)
+def _one(
+    project_id: int, status_headers: dict[str, str] | None = None, *, scoped: bool = True
+) -> Any:
+    """The project as JSON with its ETag (scoped to the caller unless `scoped` is false: the
+    answer to a change that moved the project out of the caller's scope)."""
+    if scoped:
+        row = queries.project_row(db.session, api_user(), project_id)
+    else:
+        found = db.session.execute(queries.project_rows_stmt().where(Project.id == project_id))
+        row = next(iter(queries.to_rows(found)), None)
     if row is None:
         raise ApiError(404, "No such project.")
     return project_out(row), {"ETag": etag(row.project.version), **(status_headers or {})}
+
+
+def project_json(project_id: int, *, scoped: bool = True) -> Any:
+    """The project as the API shows it, with its ETag header."""
+    return _one(project_id, scoped=scoped)
 
 
 # --- list and read -------------------------------------------------------------------------
@@ -214,7 +228,8 @@ class ProjectPatch(ProjectFields):
     pass
 
 
-def _refused(exc: Exception) -> ApiError:
+def refused(exc: Exception) -> ApiError:
+    """A service's refusal as a problem: NotAllowed 403, else 422 naming the field."""
     if isinstance(exc, NotAllowed):
         return ApiError(403, str(exc))
     field = getattr(exc, "field", "body")
@@ -238,7 +253,7 @@ def create_project(body: ProjectCreate) -> Any:
             db.session, api_user(), values, stage=body.stage, stage_dates=body.stage_dates
         )
     except (ProjectError, NotAllowed, TransitionError) as exc:
-        raise _refused(exc) from exc  # nothing is committed: the request's session is discarded
+        raise refused(exc) from exc  # nothing is committed: the request's session is discarded
     db.session.commit()
     location = url_for("api.get_project", project_id=project.id)
     return _one(project.id, {"Location": location})
@@ -324,16 +339,29 @@ def stale_response(exc: _Stale) -> Response:
 )
 def update_project(project_id: int, body: ProjectPatch) -> Any:
     project = _editable(project_id)
+    values = body.model_dump(exclude_unset=True)
+
+    def change(expected: int) -> None:
+        services.update_project(db.session, project, api_user(), values, expected_version=expected)
+
     try:
-        expected = _if_match(project, required=True)
+        stale = commit_if_match(project, change, required=True)
+    except (ProjectError, NotAllowed) as exc:
+        raise refused(exc) from exc
+    return stale or _one(project_id)
+
+
+def commit_if_match(
+    project: Project, change: Callable[[int], Any], *, required: bool
+) -> Response | None:
+    """Run `change(expected_version)` and commit, honouring If-Match (428 when `required`
+    and missing); a stale version or a concurrent write answers 412 with what the others
+    changed (the returned Response). Errors of `change` propagate, nothing committed."""
+    project_id = project.id
+    try:
+        expected = _if_match(project, required=required)
         try:
-            services.update_project(
-                db.session,
-                project,
-                api_user(),
-                body.model_dump(exclude_unset=True),
-                expected_version=expected,
-            )
+            change(expected)
             db.session.commit()
         except (ConflictError, StaleDataError) as exc:
             if isinstance(exc, StaleDataError):
@@ -341,9 +369,7 @@ def update_project(project_id: int, body: ProjectPatch) -> Any:
             raise _precondition_failed(project_id, expected) from exc
     except _Stale as stale:
         return stale_response(stale)
-    except (ProjectError, NotAllowed) as exc:
-        raise _refused(exc) from exc
-    return _one(project_id)
+    return None
 
 
 # --- stage moves ---------------------------------------------------------------------------
@@ -373,32 +399,28 @@ class TransitionIn(Schema):
 )
 def create_transition(project_id: int, body: TransitionIn) -> Any:
     project = _editable(project_id)
+
+    def move(_expected: int) -> None:
+        transition(
+            db.session,
+            project,
+            to=body.to,
+            on=body.date or local_today(),
+            user_id=api_user().id,
+            note=body.note,
+            reason=body.reason,
+            skipped_dates=body.dates,
+            drop_reason_code=body.drop_reason,
+        )
+
     try:
-        expected = _if_match(project, required=False)
-        try:
-            transition(
-                db.session,
-                project,
-                to=body.to,
-                on=body.date or local_today(),
-                user_id=api_user().id,
-                note=body.note,
-                reason=body.reason,
-                skipped_dates=body.dates,
-                drop_reason_code=body.drop_reason,
-            )
-            db.session.commit()
-        except StaleDataError as exc:
-            db.session.rollback()
-            raise _precondition_failed(project_id, expected) from exc
-    except _Stale as stale:
-        return stale_response(stale)
+        stale = commit_if_match(project, move, required=False)
     except TransitionError as exc:
         raise ApiError(422, str(exc), [(exc.field, str(exc))]) from exc
-    return _one(project_id)
+    return stale or _one(project_id)
 
 
-# --- history, delete, restore ------------------------------------------------------------------
+# --- history ------------------------------------------------------------------
 
 
 class StageChangeOut(Schema):
@@ -464,34 +486,3 @@ def project_history_api(project_id: int, query: PageQuery) -> HistoryOut:
             for c in stage_history(db.session, project.id)
         ],
     )
-
-
-@route(
-    "/projects/<int:project_id>",
-    "DELETE",
-    summary="Delete a project (soft: an admin can restore it)",
-    status=204,
-    roles=(Role.ADMIN,),
-    tags=["projects"],
-)
-def delete_project(project_id: int) -> None:
-    project = get_visible_project(db.session, api_user(), project_id)
-    sharing.soft_delete(db.session, project, api_user())
-    db.session.commit()
-
-
-@route(
-    "/projects/<int:project_id>/restore",
-    "POST",
-    summary="Restore a deleted project",
-    response=ProjectOut,
-    roles=(Role.ADMIN,),
-    tags=["projects"],
-)
-def restore_project(project_id: int) -> Any:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise ApiError(404, "No such project.")
-    sharing.restore(db.session, project, api_user())
-    db.session.commit()
-    return _one(project_id)

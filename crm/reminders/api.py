@@ -103,6 +103,23 @@ def read_notification(notification_id: int) -> NotificationOut:
     return notification_out(services.NotificationRow(*rows[0]))
 
 
+class ReadAllOut(Schema):
+    marked_read: int = Field(description="how many unread notifications were marked read")
+
+
+@route(
+    "/notifications/read-all",
+    "POST",
+    summary="Mark all my notifications read",
+    response=ReadAllOut,
+    tags=["reminders"],
+)
+def read_all_notifications() -> ReadAllOut:
+    count = services.mark_all_read(db.session, api_user().id)
+    db.session.commit()
+    return ReadAllOut(marked_read=count)
+
+
 class StallOut(Schema):
     rule: str
     rule_label: str

@@ -144,7 +144,7 @@ def visit_out(row: queries.VisitRow) -> VisitOut:
     )
 
 
-def _region_id(code: str | None, city: str | None, province: str | None) -> int | None:
+def region_id_for(code: str | None, city: str | None, province: str | None) -> int | None:
     lookup = region_lookup(db.session)
     if code:
         if code not in lookup.ids:
@@ -214,7 +214,7 @@ def create_visit(body: VisitIn) -> tuple[VisitCreatedOut, dict[str, str]]:
         type=body.type,
         city=body.city,
         province=body.province,
-        region_id=_region_id(body.region, body.city, body.province),
+        region_id=region_id_for(body.region, body.city, body.province),
         company_id=body.company_id,
         company_name=body.company_name,
         create_company=body.create_company,

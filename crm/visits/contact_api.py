@@ -201,3 +201,16 @@ def update_contact(contact_id: int, body: ContactPatch) -> ContactOut:
         raise ApiError(422, str(exc), [(exc.field, str(exc))]) from exc
     db.session.commit()
     return _contact_with_history(contact)
+
+
+@route(
+    "/contacts/<int:contact_id>",
+    "DELETE",
+    summary="Delete a contact (soft: kept in the history)",
+    status=204,
+    roles=WRITERS,
+    tags=["contacts"],
+)
+def delete_contact(contact_id: int) -> None:
+    contact_service.delete_contact(db.session, _contact(contact_id), user_id=api_user().id)
+    db.session.commit()

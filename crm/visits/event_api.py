@@ -87,6 +87,24 @@ class SignOut(Schema):
     results: list[SignResultOut]
 
 
+def event_error(exc: event_service.EventError) -> ApiError:
+    """A refused event change as a problem (nothing kept): a project the caller may not see
+    is 404 like a missing one, anything else 422 naming the field."""
+    db.session.rollback()
+    field = {"on": "date", "zone_id": "zone"}.get(exc.field, exc.field)
+    status = 404 if isinstance(exc, event_service.ProjectNotVisible) else 422
+    return ApiError(status, str(exc), [(field, str(exc))])
+
+
+def editable_event(event_id: int) -> Event:
+    """The event (404 if missing) if the caller may change it (403 otherwise)."""
+    user = api_user()
+    event = get_visible_event(db.session, user, event_id)
+    if not can_edit_event(user, event):
+        raise ApiError(403, "You may not change this event.")
+    return event
+
+
 def _zone_codes(ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -109,7 +127,7 @@ def event_out(event: Event, zone_code: str | None) -> dict[str, Any]:
     }
 
 
-def _detail(event: Event) -> EventDetailOut:
+def event_detail_out(event: Event) -> EventDetailOut:
     summary = event_service.event_summary(db.session, api_user(), event)
     zone = _zone_codes({event.zone_id} if event.zone_id else set()).get(event.zone_id or 0)
     return EventDetailOut(
@@ -186,11 +204,11 @@ def create_event(body: EventIn) -> tuple[EventDetailOut, dict[str, str]]:
         if body.project_ids:
             event_service.link_projects(db.session, user, event, body.project_ids)
     except event_service.EventError as exc:
-        db.session.rollback()
-        field = {"on": "date", "zone_id": "zone"}.get(exc.field, exc.field)
-        raise ApiError(422, str(exc), [(field, str(exc))]) from exc
+        if isinstance(exc, event_service.ProjectNotVisible):  # a field of a new event: 422
+            exc = event_service.EventError(str(exc), exc.field)
+        raise event_error(exc) from exc
     db.session.commit()
-    return _detail(event), {"Location": f"/api/v1/events/{event.id}"}
+    return event_detail_out(event), {"Location": f"/api/v1/events/{event.id}"}
 
 
 @route(
@@ -200,7 +218,7 @@ def create_event(body: EventIn) -> tuple[EventDetailOut, dict[str, str]]:
     tags=["events"],
 )
 def get_event(event_id: int) -> EventDetailOut:
-    return _detail(get_visible_event(db.session, api_user(), event_id))
+    return event_detail_out(get_visible_event(db.session, api_user(), event_id))
 
 
 @route(
@@ -215,9 +233,7 @@ def get_event(event_id: int) -> EventDetailOut:
 )
 def sign_event(event_id: int, body: SignIn) -> SignOut:
     user = api_user()
-    event = get_visible_event(db.session, user, event_id)
-    if not can_edit_event(user, event):
-        raise ApiError(403, "You may not change this event.")
+    event = editable_event(event_id)
     try:
         results = event_service.sign_at_event(
             db.session,
@@ -235,9 +251,7 @@ def sign_event(event_id: int, body: SignIn) -> SignOut:
             [(f"project_ids.{r.project_id}", r.message or "") for r in exc.results if r.message],
         ) from exc
     except event_service.EventError as exc:
-        db.session.rollback()
-        field = {"on": "date"}.get(exc.field, exc.field)
-        raise ApiError(422, str(exc), [(field, str(exc))]) from exc
+        raise event_error(exc) from exc
     db.session.commit()
     assert event.on is not None
     return SignOut(

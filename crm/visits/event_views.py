@@ -214,7 +214,10 @@ def event_link_projects(event_id: int) -> Any:
 @write_required
 def event_unlink_project(event_id: int, project_id: int) -> Any:
     event = _editable_event(event_id)
-    service.unlink_project(db.session, current_user, event, project_id)
+    try:
+        service.unlink_project(db.session, current_user, event, project_id)
+    except service.ProjectNotVisible as exc:
+        return _not_visible(event_id, exc)
     db.session.commit()
     flash(_("Project unlinked from the event."), "info")
     return redirect(url_for("visits.event_detail", event_id=event_id))
@@ -247,6 +250,8 @@ def event_sign(event_id: int) -> Any:
         flash(_("Nothing was signed: some projects cannot be signed."), "danger")
         _flash_refusals(exc.results)
         return back
+    except service.ProjectNotVisible as exc:
+        return _not_visible(event_id, exc)
     except service.EventError as exc:
         db.session.rollback()
         flash(str(exc), "danger")
@@ -256,6 +261,14 @@ def event_sign(event_id: int) -> Any:
     flash(_("%(n)d projects signed at the event.", n=len(signed)), "success")
     _flash_refusals(results)
     return back
+
+
+def _not_visible(event_id: int, exc: service.ProjectNotVisible) -> Any:
+    """The event page with the message, answered 404: a project the user may not see is
+    refused exactly like a missing one, and nothing was changed."""
+    db.session.rollback()
+    flash(_("Nothing was changed.") + " " + str(exc), "danger")
+    return event_detail(event_id), 404
 
 
 def _flash_refusals(results: list[service.SignResult]) -> None:

@@ -4,6 +4,9 @@ Signing at an event (`sign_at_event`) marks the chosen linked projects (default:
 linked projects the user may change) signed on the event's date, through the pipeline's
 `transition`, so each project's history records it with a note naming the event.
 Decisions:
+- A chosen project the user may not see (another team's, unless shared with theirs) is
+  answered exactly like a missing one (`ProjectNotVisible`, 404): nothing is signed,
+  linked or unlinked, nothing is recorded.
 - A lead project skips the negotiating stage; the skipped stage gets the event's date.
 - Results are per project by default: each project is signed in its own savepoint, so one
   that cannot be signed (already past signing, dropped, a stage date after the event,
@@ -39,6 +42,25 @@ class EventError(ValueError):
     def __init__(self, message: object, field: str) -> None:
         super().__init__(str(message))
         self.field = field
+
+
+class ProjectNotVisible(EventError):
+    """A chosen project does not exist or the user may not see it (answered 404 alike)."""
+
+    def __init__(self, message: object = None) -> None:
+        default = _l("One of the projects does not exist or is not visible to you.")
+        super().__init__(message or default, "project_ids")
+
+
+def _require_visible(session: Session, user: User, project_ids: set[int]) -> None:
+    """Raise ProjectNotVisible unless `user` may see every one of `project_ids`."""
+    if not project_ids:
+        return
+    visible = set(
+        session.scalars(select(Project.id).where(Project.id.in_(project_ids), project_scope(user)))
+    )
+    if visible != project_ids:
+        raise ProjectNotVisible()
 
 
 @dataclass
@@ -134,13 +156,7 @@ def link_projects(session: Session, user: User, event: Event, project_ids: list[
     wanted = sorted(set(project_ids))
     if not wanted:
         raise EventError(_l("Choose at least one project."), "project_ids")
-    visible = set(
-        session.scalars(select(Project.id).where(Project.id.in_(wanted), project_scope(user)))
-    )
-    if visible != set(wanted):
-        raise EventError(
-            _l("One of the projects does not exist or is not visible to you."), "project_ids"
-        )
+    _require_visible(session, user, set(wanted))
     already = set(
         session.scalars(
             select(event_project.c.project_id).where(
@@ -166,11 +182,16 @@ def link_projects(session: Session, user: User, event: Event, project_ids: list[
 
 
 def unlink_project(session: Session, user: User, event: Event, project_id: int) -> None:
-    session.execute(
+    """Unlink a project the user may see from the event (ProjectNotVisible when the project
+    is hidden from them or not linked: nothing changes, nothing is recorded)."""
+    _require_visible(session, user, {project_id})
+    removed = session.execute(
         delete(event_project).where(
             event_project.c.event_id == event.id, event_project.c.project_id == project_id
         )
     )
+    if not removed.rowcount:
+        raise ProjectNotVisible(_l("The project is not linked to this event."))
     audit.record(
         session,
         user_id=user.id,
@@ -214,6 +235,8 @@ def sign_at_event(
         wanted = set(project_ids)
         if not wanted:
             raise EventError(_l("Choose at least one project."), "project_ids")
+        # Another team's project answers exactly like a missing one, before anything else.
+        _require_visible(session, user, wanted)
         stmt = stmt.where(Project.id.in_(wanted))
     projects = list(session.scalars(stmt))
     if project_ids is not None and {p.id for p in projects} != set(project_ids):

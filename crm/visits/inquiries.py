@@ -156,6 +156,12 @@ def list_inquiries(
     return [_to_row(tuple(r), as_of, settings) for r in rows], total, overdue
 
 
+def inquiry_row(session: Session, project_id: int, as_of: date) -> InquiryRow | None:
+    """One inquiry (a project with a receipt date) with its deadline, whoever may see it."""
+    row = session.execute(_rows_stmt().where(Project.id == project_id)).first()
+    return _to_row(tuple(row), as_of, load_inquiry_settings(session)) if row else None
+
+
 def mark_answered(
     session: Session, project: Project, *, on: date, user_id: int, today: date
 ) -> None:

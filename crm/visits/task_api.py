@@ -10,6 +10,7 @@ from pydantic import Field
 from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import Role
 from crm.extensions import db
+from crm.pipeline.access import can_edit, get_visible_project
 from crm.visits import inquiries
 from crm.visits import tasks as task_service
 from crm.visits.access import can_change_task, get_visible_task
@@ -196,21 +197,56 @@ def list_inquiries(query: InquiryQuery) -> Page[InquiryOut]:
         per_page=query.per_page,
     )
     return Page[InquiryOut](
-        items=[
-            InquiryOut(
-                project_id=r.project_id,
-                name=r.name,
-                company_name=r.company_name,
-                team=r.team_code,
-                owner_id=r.owner_id,
-                received_on=r.received_on,
-                answered_on=r.answered_on,
-                deadline=r.deadline,
-                overdue=r.overdue,
-            )
-            for r in rows
-        ],
+        items=[inquiry_out(r) for r in rows],
         total=total,
         page=query.page,
         per_page=query.per_page,
     )
+
+
+def inquiry_out(r: inquiries.InquiryRow) -> InquiryOut:
+    return InquiryOut(
+        project_id=r.project_id,
+        name=r.name,
+        company_name=r.company_name,
+        team=r.team_code,
+        owner_id=r.owner_id,
+        received_on=r.received_on,
+        answered_on=r.answered_on,
+        deadline=r.deadline,
+        overdue=r.overdue,
+    )
+
+
+class AnsweredIn(Schema):
+    answered_on: date | None = Field(None, description="default today (Asia/Shanghai)")
+
+
+@route(
+    "/inquiries/<int:project_id>/answered",
+    "POST",
+    summary="Record the day an inquiry was answered (anyone who may change its project)",
+    body=AnsweredIn,
+    response=InquiryOut,
+    roles=WRITERS,
+    tags=["inquiries"],
+)
+def answer_inquiry(project_id: int, body: AnsweredIn) -> InquiryOut:
+    user = api_user()
+    project = get_visible_project(db.session, user, project_id)  # 404 when hidden
+    today = local_today()
+    if inquiries.inquiry_row(db.session, project.id, today) is None:
+        raise ApiError(404, "No such inquiry.")
+    if not can_edit(db.session, user, project):
+        raise ApiError(403, "You may read this inquiry but not change it.")
+    try:
+        inquiries.mark_answered(
+            db.session, project, on=body.answered_on or today, user_id=user.id, today=today
+        )
+    except inquiries.InquiryError as exc:
+        db.session.rollback()
+        raise ApiError(422, str(exc), [(exc.field, str(exc))]) from exc
+    db.session.commit()
+    row = inquiries.inquiry_row(db.session, project.id, today)
+    assert row is not None
+    return inquiry_out(row)

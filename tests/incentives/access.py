@@ -18,8 +18,13 @@ PROJECT_EVALUATION = {"zone": "changsha-etdz", "as_of": "2026-06-01", "f_good_cr
 
 
 def extend_context(ctx):
+    for prefix in ("", "other_"):
+        ctx[f"{prefix}incentive_evaluation_id"] = _saved_evaluation(ctx[f"{prefix}project_id"])
+
+
+def _saved_evaluation(project_id):
     saved = SavedEvaluation(
-        project_id=ctx["project_id"],
+        project_id=project_id,
         zone_code="changsha-etdz",
         zone_level="national_etdz",
         as_of=date(2026, 6, 1),
@@ -32,7 +37,7 @@ def extend_context(ctx):
     )
     db.session.add(saved)
     db.session.flush()
-    ctx["incentive_evaluation_id"] = saved.id
+    return saved.id
 
 
 RULES = {
@@ -63,8 +68,6 @@ RULES = {
             f"/projects/{c['project_id']}/incentives/evaluations/{c['incentive_evaluation_id']}"
         ),
         web(other_officer=404),
-        # With the other team's project in the URL, the evaluation is not that project's.
-        other_team=web(404),
     ),
     "incentives.compare": Rule("GET", lambda c: "/incentives/compare", web()),
     "incentives.compare_export": Rule(
@@ -105,6 +108,33 @@ RULES = {
         "GET",
         lambda c: f"/api/v1/projects/{c['project_id']}/incentives?zone=changsha-etdz",
         api(other_officer=404),
+    ),
+    "api.list_saved_evaluations": Rule(
+        "GET",
+        lambda c: f"/api/v1/projects/{c['project_id']}/evaluations",
+        api(other_officer=404),
+    ),
+    "api.save_evaluation": Rule(
+        "POST",
+        lambda c: f"/api/v1/projects/{c['project_id']}/evaluations",
+        api(other_officer=404, leader=403),
+        json=lambda c: {"zone": "changsha-etdz", "as_of": "2026-06-01", "note": "matrix"},
+    ),
+    "api.get_saved_evaluation": Rule(
+        "GET",
+        lambda c: f"/api/v1/evaluations/{c['incentive_evaluation_id']}",
+        api(other_officer=404),
+    ),
+    "api.get_project_facts": Rule(
+        "GET",
+        lambda c: f"/api/v1/projects/{c['project_id']}/incentive-facts",
+        api(other_officer=404),
+    ),
+    "api.put_project_facts": Rule(
+        "PUT",
+        lambda c: f"/api/v1/projects/{c['project_id']}/incentive-facts",
+        api(other_officer=404, leader=403),
+        json=lambda c: {"facts": {"good_credit": True}},
     ),
     "api.list_policies": Rule("GET", lambda c: "/api/v1/policies", api()),
     "api.get_policy": Rule("GET", lambda c: "/api/v1/policies/guofa-2020-7-national-hitech", api()),

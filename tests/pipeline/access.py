@@ -24,9 +24,22 @@ def extend_context(ctx):
         gone = factories.project(team)
         gone.deleted_at = datetime.now(UTC)
         ctx[key] = gone.id
-    share_team = factories.team()
-    factories.share(db.session.get(Project, ctx["project_id"]), share_team)
-    ctx["share_team_id"] = share_team.id
+    # Each team's project is shared with a third team (`share_team_id`, `other_share_team_id`).
+    # (one share for the web's unshare, one for the API's).
+    for prefix in ("", "other_"):
+        project = db.session.get(Project, ctx[f"{prefix}project_id"])
+        web_team, api_team = factories.team(), factories.team()
+        factories.share(project, web_team)
+        factories.share(project, api_team)
+        ctx[f"{prefix}share_team_id"] = web_team.id
+        ctx[f"{prefix}api_share_team_code"] = api_team.code
+        # A project a lead marked key by hand, for removing the mark.
+        marked = factories.project(
+            db.session.get(Team, ctx[f"{prefix}team_id"]),
+            key_manual=True,
+            key_manual_reason="city priority",
+        )
+        ctx[f"{prefix}key_marked_id"] = marked.id
     ctx["other_team_code"] = db.session.get(Team, ctx["other_team_id"]).code
     chain_set = db.session.query(ChainSet).filter_by(current=True).one()
     for n, code in enumerate(("matrix-web", "matrix-api")):
@@ -40,6 +53,10 @@ def extend_context(ctx):
 
 def _lead_only(**overrides):
     return web("ok", officer=403, other_officer=404, leader=403, **overrides)
+
+
+def _lead_only_api(**overrides):
+    return api("ok", officer=403, other_officer=404, leader=403, **overrides)
 
 
 RULES = {
@@ -161,5 +178,37 @@ RULES = {
     ),
     "api.restore_project": Rule(
         "POST", lambda c: f"/api/v1/projects/{c['deleted_api_id']}/restore", admin_only_api()
+    ),
+    "api.put_key_mark": Rule(
+        "PUT",
+        lambda c: f"/api/v1/projects/{c['project_id']}/key-mark",
+        _lead_only_api(),
+        json=lambda c: {"reason": "city priority"},
+    ),
+    "api.delete_key_mark": Rule(
+        "DELETE",
+        lambda c: f"/api/v1/projects/{c['key_marked_id']}/key-mark",
+        _lead_only_api(),
+        json=lambda c: {"reason": "no longer a priority"},
+    ),
+    "api.list_shares": Rule(
+        "GET", lambda c: f"/api/v1/projects/{c['project_id']}/shares", _lead_only_api()
+    ),
+    "api.create_share": Rule(
+        "POST",
+        lambda c: f"/api/v1/projects/{c['project_id']}/shares",
+        _lead_only_api(),
+        json=lambda c: {"team": c["other_team_code"], "access": "read"},
+    ),
+    "api.delete_share": Rule(
+        "DELETE",
+        lambda c: f"/api/v1/projects/{c['project_id']}/shares/{c['api_share_team_code']}",
+        _lead_only_api(),
+    ),
+    "api.reassign_project": Rule(
+        "POST",
+        lambda c: f"/api/v1/projects/{c['project_id']}/reassign",
+        _lead_only_api(),
+        json=lambda c: {"team": c["team_code"], "owner_id": c["officer_id"]},
     ),
 }

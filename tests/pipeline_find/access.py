@@ -15,14 +15,18 @@ from tests.security.matrix import Rule, admin_only_web, api, web
 
 
 def extend_context(ctx):
-    officer = ctx["users"]["officer"]
-    saved = SavedFilter(user_id=officer.id, name="matrix", query="stage=lead")
+    # A saved filter of the officer and one of the other team's officer.
+    saved = {
+        prefix: SavedFilter(user_id=ctx[f"{prefix}officer_id"], name="m", query="stage=lead")
+        for prefix in ("", "other_")
+    }
     lst = Top500List(list_code="fortune_global_500", year=1999, entry_count=0)
-    db.session.add_all([saved, lst])
+    db.session.add_all([*saved.values(), lst])
     merge_source = factories.company("矩阵甲科技有限公司")
     merge_target = factories.company("矩阵乙科技有限公司")
     db.session.flush()
-    ctx["saved_filter_id"] = saved.id
+    for prefix, row in saved.items():
+        ctx[f"{prefix}saved_filter_id"] = row.id
     ctx["top500_list_id"] = lst.id
     ctx["merge_source_id"] = merge_source.id
     ctx["merge_target_id"] = merge_target.id

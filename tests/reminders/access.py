@@ -30,32 +30,12 @@ def extend_context(ctx: dict[str, Any]) -> None:
     run = ReminderRun(as_of=today)
     db.session.add(run)
     db.session.flush()
-    reminder = Reminder(
-        run_id=run.id,
-        rule_code="no_activity",
-        subject_kind="project",
-        subject_id=ctx["project_id"],
-        project_id=ctx["project_id"],
-        team_id=ctx["team_id"],
-        owner_id=ctx["officer_id"],
-        stage="lead",
-        anchor_on=today - timedelta(days=40),
-        period_start=today - timedelta(days=40),
-        level=1,
-        elapsed_days=40,
-        threshold_days=30,
-        days_overdue=10,
-        as_of=today,
-    )
-    db.session.add(reminder)
-    db.session.flush()
-    note = Notification(user_id=ctx["officer_id"], reminder_id=reminder.id, run_id=run.id)
-    snooze = ReminderSnooze(
-        project_id=ctx["project_id"],
-        rule_code="no_stage_change",
-        until=today + timedelta(days=30),
-        reason="投资方董事会下月审议",
-    )
+    # The officer's notification and snooze, and the same for the other team's officer
+    # (`other_X`), so the matrix also aims the routes at another team's records.
+    for prefix in ("", "other_"):
+        note, snooze = _notification_and_snooze(ctx, run, prefix, today)
+        ctx[f"{prefix}notification_id"] = note.id
+        ctx[f"{prefix}snooze_id"] = snooze.id
     now = utcnow()
     delivery = Delivery(
         key=f"email:{ctx['officer_id']}:{run.id}",
@@ -71,10 +51,45 @@ def extend_context(ctx: dict[str, Any]) -> None:
         give_up_at=now,
         next_attempt_at=now,
     )
-    db.session.add_all([note, snooze, delivery])
+    db.session.add(delivery)
     db.session.add(WorkCalendarDay(on=date.fromisoformat(CALENDAR_DAY), name="国庆节"))
     db.session.flush()
-    ctx.update(notification_id=note.id, snooze_id=snooze.id, delivery_id=delivery.id)
+    ctx["delivery_id"] = delivery.id
+
+
+def _notification_and_snooze(
+    ctx: dict[str, Any], run: ReminderRun, prefix: str, today: date
+) -> tuple[Notification, ReminderSnooze]:
+    project_id = ctx[f"{prefix}project_id"]
+    reminder = Reminder(
+        run_id=run.id,
+        rule_code="no_activity",
+        subject_kind="project",
+        subject_id=project_id,
+        project_id=project_id,
+        team_id=ctx[f"{prefix}team_id"],
+        owner_id=ctx[f"{prefix}officer_id"],
+        stage="lead",
+        anchor_on=today - timedelta(days=40),
+        period_start=today - timedelta(days=40),
+        level=1,
+        elapsed_days=40,
+        threshold_days=30,
+        days_overdue=10,
+        as_of=today,
+    )
+    db.session.add(reminder)
+    db.session.flush()
+    note = Notification(user_id=ctx[f"{prefix}officer_id"], reminder_id=reminder.id, run_id=run.id)
+    snooze = ReminderSnooze(
+        project_id=project_id,
+        rule_code="no_stage_change",
+        until=today + timedelta(days=30),
+        reason="投资方董事会下月审议",
+    )
+    db.session.add_all([note, snooze])
+    db.session.flush()
+    return note, snooze
 
 
 def _snooze_form(c: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +142,25 @@ RULES = {
         "POST",
         lambda c: f"/api/v1/notifications/{c['notification_id']}/read",
         api(404, officer="ok"),
+    ),
+    "api.read_all_notifications": Rule("POST", lambda c: "/api/v1/notifications/read-all", api()),
+    "api.list_snoozes": Rule(
+        "GET", lambda c: f"/api/v1/projects/{c['project_id']}/snoozes", api(other_officer=404)
+    ),
+    "api.create_snooze": Rule(
+        "POST",
+        lambda c: f"/api/v1/projects/{c['project_id']}/snoozes",
+        api(**EDITORS),
+        json=lambda c: {
+            "rule": "no_activity",
+            "until": (date.today() + timedelta(days=14)).isoformat(),
+            "reason": "等待投资方回复",
+        },
+    ),
+    "api.delete_snooze": Rule(
+        "DELETE",
+        lambda c: f"/api/v1/projects/{c['project_id']}/snoozes/{c['snooze_id']}",
+        api(**EDITORS),
     ),
     "api.list_stalled": Rule("GET", lambda c: "/api/v1/stalled", api()),
     "api.get_reminder_rules": Rule("GET", lambda c: "/api/v1/reminder-rules", admin_only_api()),

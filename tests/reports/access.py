@@ -21,6 +21,9 @@ from tests.security.matrix import Rule, admin_only_api, admin_only_web, api, web
 
 REPORTS_WEB = web("ok", officer=403, other_officer=403)
 REPORTS_API = api("ok", officer=403, other_officer=403)
+# Another team's archived report: a lead sees their own team's only (404 like a missing one).
+OTHER_ARCHIVE_WEB = web("ok", officer=403, other_officer=403, lead=404)
+OTHER_ARCHIVE_API = api("ok", officer=403, other_officer=403, lead=404)
 IMPORT_WEB = web("ok", other_officer=404, leader=403)
 IMPORT_API = api("ok", other_officer=404, leader=403)
 PAST_WEEK = "2025-W10"
@@ -29,28 +32,30 @@ LEDGER = "项目名称,投资方名称,总投资(万元)\n矩阵测试项目,矩
 
 
 def extend_context(ctx: dict) -> None:
+    """A team's archived report and ledger import, for each team (`X` and `other_X`)."""
     from crm.accounts.models import Team
 
-    team = db.session.get(Team, ctx["team_id"])
-    scope = ReportScope(team.id, team.code, team.name_zh, team.name_en)
-    row = archive.archive_weekly(
-        db.session,
-        scope,
-        Week.parse(PAST_WEEK),
-        archive.reports_dir(current_app.config),
-        source="cli",
-        as_of=date(2025, 3, 9),
-    )
-    ctx["archive_id"] = row.id
-    uploaded = imports.upload(
-        db.session,
-        ctx["users"]["officer"],
-        "matrix.csv",
-        LEDGER.encode(),
-        upload_dir=Path(current_app.config["CRM_UPLOAD_DIR"]),
-        limits=imports.Limits(1 << 20, 100),
-    )
-    ctx["import_id"] = uploaded.record.id
+    for prefix in ("", "other_"):
+        team = db.session.get(Team, ctx[f"{prefix}team_id"])
+        scope = ReportScope(team.id, team.code, team.name_zh, team.name_en)
+        row = archive.archive_weekly(
+            db.session,
+            scope,
+            Week.parse(PAST_WEEK),
+            archive.reports_dir(current_app.config),
+            source="cli",
+            as_of=date(2025, 3, 9),
+        )
+        ctx[f"{prefix}archive_id"] = row.id
+        uploaded = imports.upload(
+            db.session,
+            ctx["users"][f"{prefix}officer"],
+            "matrix.csv",
+            LEDGER.encode(),
+            upload_dir=Path(current_app.config["CRM_UPLOAD_DIR"]),
+            limits=imports.Limits(1 << 20, 100),
+        )
+        ctx[f"{prefix}import_id"] = uploaded.record.id
 
 
 RULES = {
@@ -60,7 +65,10 @@ RULES = {
     ),
     "reports.archive": Rule("GET", lambda c: "/reports/archive", REPORTS_WEB),
     "reports.archive_download": Rule(
-        "GET", lambda c: f"/reports/archive/{c['archive_id']}", REPORTS_WEB
+        "GET",
+        lambda c: f"/reports/archive/{c['archive_id']}",
+        REPORTS_WEB,
+        other_team=OTHER_ARCHIVE_WEB,
     ),
     "reports.targets_page": Rule("GET", lambda c: "/admin/targets", admin_only_web()),
     "reports.import_list": Rule("GET", lambda c: "/imports", web("ok", leader=403)),
@@ -85,7 +93,10 @@ RULES = {
     ),
     "api.list_report_archive": Rule("GET", lambda c: "/api/v1/reports/archive", REPORTS_API),
     "api.get_archived_report": Rule(
-        "GET", lambda c: f"/api/v1/reports/archive/{c['archive_id']}", REPORTS_API
+        "GET",
+        lambda c: f"/api/v1/reports/archive/{c['archive_id']}",
+        REPORTS_API,
+        other_team=OTHER_ARCHIVE_API,
     ),
     "api.get_targets": Rule("GET", lambda c: "/api/v1/targets", REPORTS_API),
     "api.put_targets": Rule(

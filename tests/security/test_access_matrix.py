@@ -63,16 +63,21 @@ def test_matrix(actor, make_client, context):
     _run(actor, make_client, context, lambda rule: rule.expect, RULES)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Known gap (issue 8): rules written before the visits, incentives and reminders "
-    "features merged lack other-team expectations (event signing/linking, shares, snoozes, "
-    "saved evaluations); the same-team matrix above passes for every route.",
-)
 @pytest.mark.parametrize("actor", ACTORS)
 def test_matrix_on_the_other_teams_records(actor, make_client, context):
     """The same requests aimed at the other team's records: officers and leads of the first
     team are refused (404, as for a record that does not exist), writes change nothing."""
     scoped = {e: r for e, r in RULES.items() if uses_team_records(r, context)}
-    assert "pipeline.project_detail" in scoped  # the swap does reach project routes
+    # The swap reaches projects and the records hanging off them.
+    for endpoint in (
+        "pipeline.project_detail",
+        "pipeline.project_unshare",
+        "visits.event_sign",
+        "visits.task_complete",
+        "visits.attachment_download",
+        "reminders.snooze_cancel",
+        "incentives.saved_evaluation",
+        "reports.import_detail",
+    ):
+        assert endpoint in scoped, endpoint
     _run(actor, make_client, swap_teams(context), other_team_expectations, scoped)

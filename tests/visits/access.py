@@ -26,7 +26,37 @@ PDF = b"%PDF-1.4\n% sample\n"
 
 
 def extend_context(ctx: dict) -> None:
+    """The officer's team's records, and the same for the other team (`other_X`), so the
+    matrix also aims every route at another team's visit, task, attachment and inquiry."""
+    _add_records(ctx, "")
+    _add_records(ctx, "other_")
     officer = db.session.get(User, ctx["officer_id"])
+    ctx["contact_id"] = _contact(ctx, officer, "王经理")
+    ctx["contact_to_delete_id"] = _contact(ctx, officer, "李总")
+    event = events.create_event(
+        db.session,
+        officer,
+        events.EventInput(name="集中签约仪式", on=local_today() - timedelta(days=3), place="长沙"),
+        officer.team_id,
+    )
+    events.link_projects(db.session, officer, event, [ctx["project_id"]])
+    # An admin linked the other team's project too. Events are public and not swapped: the
+    # other team's run aims the officer's event at that project, which the officer's team
+    # may not see: signing or unlinking it is refused like a missing project (404).
+    events.link_projects(db.session, ctx["users"]["admin"], event, [ctx["other_project_id"]])
+    ctx["event_id"] = event.id
+    # A project of each team linked to the event, for the API's unlinking.
+    for prefix in ("", "other_"):
+        unlinked = factories.project(db.session.get(Team, ctx[f"{prefix}team_id"]))
+        events.link_projects(db.session, ctx["users"]["admin"], event, [unlinked.id])
+        ctx[f"{prefix}api_unlink_project_id"] = unlinked.id
+    ctx["api_contact_to_delete_id"] = _contact(ctx, officer, "赵总")
+
+
+def _add_records(ctx: dict, prefix: str) -> None:
+    """Visits, a task, attachments and an inquiry of one team (`prefix`: "" or "other_")."""
+    officer = db.session.get(User, ctx[f"{prefix}officer_id"])
+    project_id = ctx[f"{prefix}project_id"]
     today = local_today()
     day = today - timedelta(days=3)
 
@@ -34,65 +64,47 @@ def extend_context(ctx: dict) -> None:
         data = services.VisitInput(
             on=day,
             type="company_visit",
-            company_id=ctx["company_id"],
-            project_ids=[ctx["project_id"]],
+            company_id=ctx[f"{prefix}company_id"],
+            project_ids=[project_id],
         )
         return services.create_visit(db.session, officer, data, now=now_utc(), today=today).visit.id
 
-    ctx["visit_id"] = visit()
-    ctx["visit_to_delete_id"] = visit()
-    ctx["api_visit_to_delete_id"] = visit()
-    ctx["task_id"] = create_task(
+    for key in ("visit_id", "visit_to_delete_id", "api_visit_to_delete_id"):
+        ctx[prefix + key] = visit()
+    ctx[f"{prefix}task_id"] = create_task(
         db.session,
         title="Send the land brochure",
         owner_id=officer.id,
         due_on=today - timedelta(days=1),
-        project_id=ctx["project_id"],
+        project_id=project_id,
         created_by=officer,
     ).id
-
-    def contact(name: str) -> int:
-        return contacts.create_contact(
-            db.session,
-            contacts.ContactInput(name=name, company_id=ctx["company_id"], phone="13812345678"),
-            user_id=officer.id,
-            today=today,
-        ).id
-
-    ctx["contact_id"] = contact("王经理")
-    ctx["contact_to_delete_id"] = contact("李总")
-
-    event = events.create_event(
-        db.session,
-        officer,
-        events.EventInput(name="集中签约仪式", on=day, place="长沙"),
-        officer.team_id,
-    )
-    events.link_projects(db.session, officer, event, [ctx["project_id"]])
-    ctx["event_id"] = event.id
-
-    def attachment() -> int:
-        return attachments.store_attachment(
+    for key in ("attachment_id", "attachment_to_delete_id", "api_attachment_to_delete_id"):
+        ctx[prefix + key] = attachments.store_attachment(
             db.session,
             upload_dir=current_app.config["CRM_UPLOAD_DIR"],
             max_bytes=1024 * 1024,
             user=officer,
             parent="project",
-            parent_id=ctx["project_id"],
+            parent_id=project_id,
             filename="agreement.pdf",
             data=PDF,
         ).id
-
-    ctx["attachment_id"] = attachment()
-    ctx["attachment_to_delete_id"] = attachment()
-    ctx["api_attachment_to_delete_id"] = attachment()
-
     inquiry = factories.project(
-        db.session.get(Team, ctx["team_id"]),
+        db.session.get(Team, ctx[f"{prefix}team_id"]),
         is_inquiry=True,
         inquiry_received_on=date(2026, 1, 5),
     )
-    ctx["inquiry_id"] = inquiry.id
+    ctx[f"{prefix}inquiry_id"] = inquiry.id
+
+
+def _contact(ctx: dict, officer: User, name: str) -> int:
+    return contacts.create_contact(
+        db.session,
+        contacts.ContactInput(name=name, company_id=ctx["company_id"], phone="13812345678"),
+        user_id=officer.id,
+        today=local_today(),
+    ).id
 
 
 READERS_404 = {"other_officer": 404}
@@ -171,12 +183,17 @@ RULES = {
         "POST",
         lambda c: f"/events/{c['event_id']}/projects/{c['project_id']}/remove",
         web(**EVENT_WRITE),
+        # The other team's project, hidden from the officer's team: 404 like a missing one.
+        other_team=web(**EVENT_WRITE, officer=404, lead=404),
     ),
     "visits.event_sign": Rule(
         "POST",
         lambda c: f"/events/{c['event_id']}/sign",
         web(**EVENT_WRITE),
         data=lambda c: {"sign-project_ids": str(c["project_id"])},
+        # Signing the other team's project at the event: 404 like a missing project, and it
+        # stays unsigned (also tests/visits/test_events.py).
+        other_team=web(**EVENT_WRITE, officer=404, lead=404),
     ),
     # attachments
     "visits.attachment_upload": Rule(
@@ -196,7 +213,7 @@ RULES = {
     "api.create_visit": Rule(
         "POST",
         lambda c: "/api/v1/visits",
-        api(leader=403),
+        api(leader=403, other_officer=422),
         json=lambda c: {
             "date": "2026-01-10",
             "type": "company_visit",
@@ -212,6 +229,18 @@ RULES = {
         "GET", lambda c: f"/api/v1/visits/company-options/{c['company_id']}", api()
     ),
     "api.get_visit": Rule("GET", lambda c: f"/api/v1/visits/{c['visit_id']}", api(**READERS_404)),
+    "api.update_visit": Rule(
+        "PATCH",
+        lambda c: f"/api/v1/visits/{c['visit_id']}",
+        api(**WRITE_404),
+        json=lambda c: {"purpose": "回访用地需求"},
+    ),
+    "api.create_lead_from_visit": Rule(
+        "POST",
+        lambda c: f"/api/v1/visits/{c['visit_id']}/lead-project",
+        api(**WRITE_404),
+        json=lambda c: {"name": "新线索项目"},
+    ),
     "api.delete_visit": Rule(
         "DELETE", lambda c: f"/api/v1/visits/{c['api_visit_to_delete_id']}", api(**WRITE_404)
     ),
@@ -220,6 +249,9 @@ RULES = {
         "POST", lambda c: "/api/v1/contacts", api(leader=403), json=lambda c: {"name": "张三"}
     ),
     "api.get_contact": Rule("GET", lambda c: f"/api/v1/contacts/{c['contact_id']}", api()),
+    "api.delete_contact": Rule(
+        "DELETE", lambda c: f"/api/v1/contacts/{c['api_contact_to_delete_id']}", api(leader=403)
+    ),
     "api.update_contact": Rule(
         "PATCH",
         lambda c: f"/api/v1/contacts/{c['contact_id']}",
@@ -245,6 +277,12 @@ RULES = {
         json=lambda c: {"note": "sent"},
     ),
     "api.list_inquiries": Rule("GET", lambda c: "/api/v1/inquiries", api()),
+    "api.answer_inquiry": Rule(
+        "POST",
+        lambda c: f"/api/v1/inquiries/{c['inquiry_id']}/answered",
+        api(**WRITE_404),
+        json=lambda c: {"answered_on": "2026-01-06"},
+    ),
     "api.list_events": Rule("GET", lambda c: "/api/v1/events", api()),
     "api.create_event": Rule(
         "POST",
@@ -254,8 +292,33 @@ RULES = {
         notes="an administrator (no team) must give `team`: 422 here",
     ),
     "api.get_event": Rule("GET", lambda c: f"/api/v1/events/{c['event_id']}", api()),
+    "api.update_event": Rule(
+        "PATCH",
+        lambda c: f"/api/v1/events/{c['event_id']}",
+        api(**EVENT_WRITE),
+        json=lambda c: {"place": "长沙国际会议中心"},
+    ),
+    "api.link_event_projects": Rule(
+        "POST",
+        lambda c: f"/api/v1/events/{c['event_id']}/projects",
+        api(**EVENT_WRITE),
+        json=lambda c: {"project_ids": [c["project_id"]]},
+        # Another team's project: 404 like a missing one, nothing linked.
+        other_team=api(**EVENT_WRITE, officer=404, lead=404),
+    ),
+    "api.unlink_event_project": Rule(
+        "DELETE",
+        lambda c: f"/api/v1/events/{c['event_id']}/projects/{c['api_unlink_project_id']}",
+        api(**EVENT_WRITE),
+        other_team=api(**EVENT_WRITE, officer=404, lead=404),
+    ),
     "api.sign_event": Rule(
-        "POST", lambda c: f"/api/v1/events/{c['event_id']}/sign", api(**EVENT_WRITE)
+        "POST",
+        lambda c: f"/api/v1/events/{c['event_id']}/sign",
+        api(**EVENT_WRITE),
+        json=lambda c: {"project_ids": [c["project_id"]]},
+        # As on the web: another team's project is 404 (and stays unsigned).
+        other_team=api(**EVENT_WRITE, officer=404, lead=404),
     ),
     "api.upload_attachment": Rule(
         "POST",

@@ -308,3 +308,80 @@ def test_sign_form_needs_a_project(client, ceremony):
     page = client.form(f"/events/{event.id}/sign", {}, follow_redirects=True).get_data(as_text=True)
     assert "Choose at least one project." in page
     assert p.stage == Stage.LEAD
+
+
+@pytest.fixture
+def other_teams_project(ceremony):
+    """A project of another team, linked to the ceremony by an admin (the event's team may
+    not see it), and one that is not linked at all."""
+    _team, _officer, _lead, event = ceremony
+    other = factories.team()
+    linked, unlinked = project(other), project(other)
+    events.link_projects(db.session, factories.user(Role.ADMIN), event, [linked.id])
+    return linked, unlinked
+
+
+def _unsigned_and_unrecorded(*projects):
+    for p in projects:
+        db.session.refresh(p)
+        assert p.stage == Stage.LEAD and p.signed_on is None
+        changes = db.session.scalars(select(StageChange).where(StageChange.project_id == p.id))
+        assert list(changes) == []
+    sign_logs = select(AuditLog).where(AuditLog.entity_type == "event", AuditLog.action == "sign")
+    assert list(db.session.scalars(sign_logs)) == []
+
+
+def test_signing_another_teams_project_at_the_event_is_404_and_changes_nothing(
+    client, ceremony, other_teams_project
+):
+    team, officer, _lead, event = ceremony
+    own = project(team)
+    events.link_projects(db.session, officer, event, [own.id])
+    login(client, officer.email)
+    for hidden in other_teams_project:
+        for chosen in ([hidden.id], [own.id, hidden.id], [987654]):  # 987654: missing
+            response = client.form(
+                f"/events/{event.id}/sign", {"sign-project_ids": [str(i) for i in chosen]}
+            )
+            assert response.status_code == 404
+            page = response.get_data(as_text=True)
+            assert "One of the projects does not exist or is not visible to you." in page
+            assert "Nothing was changed." in page and event.name in page
+    _unsigned_and_unrecorded(own, *other_teams_project)
+
+
+def test_the_api_refuses_to_sign_another_teams_project_like_a_missing_one(
+    client, ceremony, other_teams_project
+):
+    _team, officer, _lead, event = ceremony
+    headers = {"Authorization": f"Bearer {factories.token(officer)}"}
+    answers = []
+    for chosen in ([p.id] for p in other_teams_project), ([987654],):
+        for ids in chosen:
+            response = client.post(
+                f"/api/v1/events/{event.id}/sign", json={"project_ids": ids}, headers=headers
+            )
+            assert response.status_code == 404
+            assert response.mimetype == "application/problem+json"
+            answers.append(response.get_json()["detail"])
+    assert len(set(answers)) == 1  # another team's project reads exactly like a missing one
+    # Without a choice, "every linked project" never reaches the hidden one either.
+    response = client.post(f"/api/v1/events/{event.id}/sign", json={}, headers=headers)
+    assert response.status_code == 422
+    _unsigned_and_unrecorded(*other_teams_project)
+
+
+def test_unlinking_a_project_the_user_may_not_see_is_404_and_records_nothing(
+    client, ceremony, other_teams_project
+):
+    _team, officer, _lead, event = ceremony
+    linked, unlinked = other_teams_project
+    login(client, officer.email)
+    for p in (linked, unlinked):
+        response = client.form(f"/events/{event.id}/projects/{p.id}/remove")
+        assert response.status_code == 404
+        assert "Nothing was changed." in response.get_data(as_text=True)
+    unlinks = select(AuditLog).where(AuditLog.action == "unlink_project")
+    assert list(db.session.scalars(unlinks)) == []
+    summary = events.event_summary(db.session, factories.user(Role.ADMIN), event)
+    assert [p.project.id for p in summary.projects] == [linked.id]  # still linked
