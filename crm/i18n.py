@@ -10,8 +10,8 @@ from pathlib import Path
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g, request, session
-from flask_babel import format_decimal, get_locale
+from flask import Flask, g, has_app_context, request, session
+from flask_babel import format_decimal, get_locale, refresh
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -42,14 +42,23 @@ def compile_catalogs(target_dir: Path) -> None:
 
 
 def select_locale() -> str:
-    """The user's chosen language, else the session's, else zh_CN."""
-    user_locale = getattr(current_user, "locale", None) if current_user else None
-    if user_locale in LOCALES and current_user.is_authenticated:
+    """The user's chosen language (an API token's user too), else the session's, else zh_CN."""
+    user = g.get("api_user") if has_app_context() else None
+    if user is None and current_user and current_user.is_authenticated:
+        user = current_user
+    user_locale = getattr(user, "locale", None)
+    if user_locale in LOCALES:
         return user_locale
     chosen = session.get("locale") if request else None
     if chosen in LOCALES:
         return chosen
     return "zh_CN"
+
+
+def refresh_locale() -> None:
+    """Choose the language again once the request's user is known (API tokens)."""
+    refresh()
+    g.locale = select_locale()
 
 
 def is_english() -> bool:

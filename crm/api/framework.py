@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from crm.api import bp
 from crm.enums import Role
 from crm.extensions import csrf, db
+from crm.i18n import refresh_locale
 
 PROBLEM_TYPE = "application/problem+json"
 ItemT = TypeVar("ItemT")
@@ -148,6 +149,7 @@ def _authenticate() -> Any:
         if must_enroll(db.session, user):
             raise ApiError(403, "Your role requires two-factor login: set it up first.")
         g.api_user = user
+        refresh_locale()  # answer in the token user's language, as the web does
         return user
     if current_user.is_authenticated:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
