@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.enums import Role
 from crm.extensions import db, login_manager
-from crm.web import MAX_ID, field_with_nul
+from crm.web import MAX_ID, fields_with_nul, path_has_nul
 
 MIN_PASSWORD_LENGTH = 8
 F = TypeVar("F", bound=Callable[..., Any])
@@ -206,13 +206,18 @@ def init_app(app: Flask) -> None:
     def _no_nul_characters() -> None:
         """Input holding a NUL character is refused here, once for every route: PostgreSQL
         text cannot hold one, and the query would fail with a database error instead."""
-        name = field_with_nul()
-        if name is None:
+        if request.routing_exception is not None:
+            return  # no route: the 404 or 405 follows
+        if path_has_nul():
+            abort(404)
+        names = fields_with_nul()
+        if not names:
             return
         if request.blueprint == "api":
             from crm.api.framework import ApiError
 
-            raise ApiError(422, "Text may not contain NUL characters.", [(name, "NUL character")])
+            errors = [(name, "NUL character") for name in names]
+            raise ApiError(422, "Text may not contain NUL characters.", errors)
         abort(400, description=_l("Text may not contain NUL characters."))
 
     @app.before_request

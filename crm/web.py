@@ -44,42 +44,43 @@ def page_number(name: str = "page") -> int:
     return min(max(1, value), MAX_PAGE)
 
 
-def _nul_in_json(value: Any, path: str) -> str | None:
+def _nul_in_json(value: Any, path: str) -> list[str]:
+    """The paths of the strings (and keys) in a JSON value that hold a NUL character."""
     if isinstance(value, str):
-        return path if NUL in value else None
+        return [path or "body"] if NUL in value else []
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
     else:
-        return None
+        return []
+    found = []
     for key, item in items:
-        key_path = f"{path}.{key}"
-        if NUL in str(key):
-            return key_path
-        found = _nul_in_json(item, key_path)
-        if found:
-            return found
-    return None
+        key_path = f"{path}.{key}" if path else str(key)
+        found += [key_path] if NUL in str(key) else _nul_in_json(item, key_path)
+    return found
 
 
-def field_with_nul() -> str | None:
-    """The name of the first input of the request holding a NUL character (U+0000): in the
-    query string, the path, a form (and its file names) or a JSON body. None when clean.
+def path_has_nul() -> bool:
+    """Whether a segment of the matched path holds a NUL character (no record's key does)."""
+    return any(isinstance(v, str) and NUL in v for v in (request.view_args or {}).values())
+
+
+def fields_with_nul() -> list[str]:
+    """The names of the request's inputs holding a NUL character (U+0000): in the query
+    string, a form (and its file names) or a JSON body. Empty when clean.
 
     PostgreSQL text cannot hold NUL, so such input must be refused before any query sees it.
     """
     pairs: list[tuple[str, Any]] = list(request.args.items(multi=True))
-    pairs += list((request.view_args or {}).items())
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         if request.mimetype in FORM_TYPES:
             pairs += list(request.form.items(multi=True))
             pairs += [(name, f.filename) for name, f in request.files.items(multi=True)]
         elif request.is_json:
-            found = _nul_in_json(request.get_json(silent=True), "body")
-            if found:
-                return found
-    for name, value in pairs:
-        if NUL in name or (isinstance(value, str) and NUL in value):
-            return name.replace(NUL, "\\0")
-    return None
+            return _nul_in_json(request.get_json(silent=True), "")
+    return [
+        name.replace(NUL, "\\0")
+        for name, value in pairs
+        if NUL in name or (isinstance(value, str) and NUL in value)
+    ]

@@ -40,17 +40,26 @@ class Schema(BaseModel):
 
 
 # Amounts are NUMERIC(16,2) (crm.db.Money): at most 14 digits before the point and 2 after.
+# Fractions come as decimal strings; a JSON number with a fraction is a binary float.
 AMOUNT_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,2})?$"
 
 
+MAX_WHOLE_AMOUNT = 10**14 - 1
+
+
 def _amount(value: Any) -> Decimal:
-    """An amount from a decimal string such as "1250.50": exact (never a binary float),
-    never negative, and small enough for the database's column."""
-    text = format(value, "f") if isinstance(value, Decimal) else value
+    """An amount from a decimal string such as "1250.50" or a whole number: exact (never a
+    binary fraction), never negative, and small enough for the database's column."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON 2500000.0 is the whole number 2500000
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if 0 <= value <= MAX_WHOLE_AMOUNT else ""
+    else:
+        text = format(value, "f") if isinstance(value, Decimal) else value
     if isinstance(text, str) and re.fullmatch(AMOUNT_PATTERN, text):
         return Decimal(text)
     raise ValueError(
-        'Give the amount as a decimal string such as "1250.50" '
+        'Give the amount as a decimal string such as "1250.50", or a whole number '
         "(at most 14 digits before the point and 2 after)."
     )
 
@@ -59,7 +68,13 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(_amount),
     WithJsonSchema(
-        {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.50"]}, mode="validation"
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.50"]},
+                {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE_AMOUNT},
+            ]
+        },
+        mode="validation",
     ),
 ]
 

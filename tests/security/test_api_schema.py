@@ -107,9 +107,12 @@ def _run_operations(schema, token: str, context: dict, modes) -> list[str]:
                 suppress_health_check=list(HealthCheck),
             )
             def run(case):
-                case.call_and_validate(
-                    headers=headers, additional_checks=[documented_shapes_are_accepted]
-                )
+                # The token goes into the case, where the checks look: passed beside it, it
+                # silently undid a negation that dropped the Authorization header, and a
+                # case whose other negations never reach the wire (extra query parameters
+                # with empty values) counted as invalid data accepted.
+                case.headers = {**(case.headers or {}), **headers}
+                case.call_and_validate(additional_checks=[documented_shapes_are_accepted])
 
             try:
                 run()
