@@ -318,6 +318,7 @@ def visits_and_tasks(
     from sqlalchemy import func, select
 
     from crm.accounts.models import User
+    from crm.db import advance_id_sequences
     from crm.pipeline.models import Project
     from crm.reference.models import Region
     from crm.visits.models import Visit
@@ -403,6 +404,8 @@ def visits_and_tasks(
         task_rows,
     )
     raw.commit()
+    advance_id_sequences(connection, [Visit.__table__])  # the visits have explicit ids
+    connection.commit()
     return n_visits, links, participants, len(task_rows)
 
 

@@ -153,7 +153,7 @@ def prepare_people(database_url: str, how_many: int, path: Path) -> None:
     """Pick officers and leads (and a leader and the admin) and give each an API token."""
     from sqlalchemy import select
 
-    from crm.accounts.models import User
+    from crm.accounts.models import Team, User
     from crm.accounts.services import issue_token
     from crm.enums import Role
     from crm.extensions import db
@@ -170,9 +170,19 @@ def prepare_people(database_url: str, how_many: int, path: Path) -> None:
         extras = db.session.scalars(
             select(User).where(User.role.in_((Role.LEADER, Role.ADMIN))).order_by(User.id).limit(2)
         ).all()
+        teams = dict(db.session.execute(select(Team.id, Team.code)).all())
         for user in [*users, *extras]:
             issued = issue_token(db.session, user, "load test")
-            people.append({"email": user.email, "password": BENCH_PASSWORD, "token": issued.secret})
+            people.append(
+                {
+                    "email": user.email,
+                    "password": BENCH_PASSWORD,
+                    "token": issued.secret,
+                    # What the simulated user may do depends on these (see locustfile.py).
+                    "role": user.role.value,
+                    "team": teams.get(user.team_id),
+                }
+            )
         db.session.commit()
         db.engine.dispose()
     path.write_text(json.dumps(people), encoding="utf-8")

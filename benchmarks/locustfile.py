@@ -9,6 +9,11 @@ documented, stage changes when `POST /api/v1/projects/{id}/transitions` is, repo
 downloads when the report archive is. Request bodies are built from the issue's field
 names, limited to what the OpenAPI document declares.
 
+Each does only what its role may (a refusal would count as an error): an operation the
+document restricts (`x-roles`) is left to the roles it names, writes go to projects the
+user may change (its team's; any for the admin, none for a leader), and visits are logged
+by members of a team only.
+
 Every write the server acknowledges (2xx/3xx) is appended to the file named by
 CRM_LOAD_ACKS with a unique marker, so load.py can check afterwards, one by one, that it
 is in the database.
@@ -161,6 +166,26 @@ class BureauUser(HttpUser):
     def _project(self) -> dict[str, Any] | None:
         return random.choice(self.projects) if self.projects else None
 
+    @property
+    def role(self) -> str | None:
+        return self.person.get("role") if self.person else None
+
+    def _may(self, path: str, method: str = "get") -> bool:
+        """Whether the document offers the operation to this user's role."""
+        paths = _features.get("document", {}).get("paths", {})
+        operation = paths.get(path, {}).get(method)
+        if operation is None:
+            return False
+        roles = operation.get("x-roles")
+        return roles is None or self.role in roles
+
+    def _writable(self) -> list[dict[str, Any]]:
+        """The loaded projects this user may change."""
+        if self.role == "admin":
+            return self.projects
+        team = self.person.get("team") if self.person else None
+        return [p for p in self.projects if team and p.get("team") == team]
+
     # --- reads -------------------------------------------------------------------------
 
     @task(3)
@@ -205,7 +230,7 @@ class BureauUser(HttpUser):
 
     @task(1)
     def reports(self) -> None:
-        if not _features.get("archive"):
+        if not _features.get("archive") or not self._may("/api/v1/reports/archive"):
             return
         response = self.client.get(
             "/api/v1/reports/archive", headers=self.headers, name="/api/v1/reports/archive"
@@ -239,9 +264,11 @@ class BureauUser(HttpUser):
 
     @task(2)
     def log_visit(self) -> None:
-        project = self._project()
-        if not project or not _features.get("visits"):
+        # Visits are logged by a team's members, on projects they may change.
+        writable = self._writable() if self.person and self.person.get("team") else []
+        if not writable or not _features.get("visits") or not self._may("/api/v1/visits", "post"):
             return
+        project = random.choice(writable)
         marker = f"load-{uuid.uuid4().hex[:16]}"
         body = _fit(
             {
@@ -271,8 +298,9 @@ class BureauUser(HttpUser):
 
     @task(1)
     def change_stage(self) -> None:
-        candidates = [p for p in self.projects if p.get("stage") in NEXT_STAGE]
-        if not candidates or not _features.get("transitions"):
+        candidates = [p for p in self._writable() if p.get("stage") in NEXT_STAGE]
+        path = "/api/v1/projects/{project_id}/transitions"
+        if not candidates or not _features.get("transitions") or not self._may(path, "post"):
             return
         project = random.choice(candidates)
         marker = f"load-{uuid.uuid4().hex[:16]}"

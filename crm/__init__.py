@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from crm import config as config_module
+from crm.web import UploadClosingRequest
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -34,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             )
         app.config["SECRET_KEY"] = config_module.instance_secret_key(app.instance_path)
 
+    app.request_class = UploadClosingRequest
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, MetaData, Numeric, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy import JSON, Date, DateTime, MetaData, Numeric, Table, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -109,3 +110,22 @@ def _sqlite_begin(connection: Any) -> None:
 
     writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def advance_id_sequences(target: Session | Connection, tables: Iterable[Table]) -> None:
+    """After rows were inserted with explicit ids, let the next ordinary insert follow them.
+
+    PostgreSQL's id sequences do not see explicit ids: each is set to its table's largest id
+    (a table still empty starts again at 1). SQLite needs nothing: it takes max(rowid) + 1.
+    """
+    bind = target if isinstance(target, Connection) else target.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    for table in tables:
+        name = table.name
+        target.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - model names
+                f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {name}"
+            )
+        )

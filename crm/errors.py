@@ -46,7 +46,9 @@ def init_app(app: Flask) -> None:
             retry = getattr(exc, "retry_after", None)
         if exc.response is not None:
             return exc.response
-        return _render(exc.code or 500, retry_after=retry)
+        # A reason given with abort(400, description=...) is shown; Werkzeug's default isn't.
+        detail = exc.description if exc.description != type(exc).description else None
+        return _render(exc.code or 500, retry_after=retry, detail=detail)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

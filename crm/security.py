@@ -14,11 +14,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.enums import Role
 from crm.extensions import db, login_manager
+from crm.web import MAX_ID, fields_with_nul, path_has_nul
 
 MIN_PASSWORD_LENGTH = 8
 F = TypeVar("F", bound=Callable[..., Any])
@@ -146,17 +148,23 @@ def write_required(view: F) -> F:
 
 # --- wiring --------------------------------------------------------------------------
 
-# The largest id a database can hold (SQLite INTEGER and PostgreSQL BIGINT are 64-bit).
-MAX_ID = 2**63 - 1
-
 
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` limited to what the database can compare: a larger number is a 404,
-    not an overflow error deep in the driver."""
+    not an overflow error deep in the driver.
+
+    The 404 is raised here rather than as a failed match: Werkzeug reports a path whose
+    only failure is a converter's as 405 when a rule for another method has the same
+    path (PATCH /api/v1/companies/<huge> would say "method not allowed")."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str) -> Any:
+        if self.max is not None and not self.fixed_digits and int(value) > self.max:
+            raise NotFound()
+        return super().to_python(value)
 
 
 def _load_user(user_id: str) -> Any:
@@ -193,6 +201,24 @@ def init_app(app: Flask) -> None:
         length = request.content_length
         if limit is not None and length is not None and length > limit:
             abort(413)
+
+    @app.before_request
+    def _no_nul_characters() -> None:
+        """Input holding a NUL character is refused here, once for every route: PostgreSQL
+        text cannot hold one, and the query would fail with a database error instead."""
+        if request.routing_exception is not None:
+            return  # no route: the 404 or 405 follows
+        if path_has_nul():
+            abort(404)
+        names = fields_with_nul()
+        if not names:
+            return
+        if request.blueprint == "api":
+            from crm.api.framework import ApiError
+
+            errors = [(name, "NUL character") for name in names]
+            raise ApiError(422, "Text may not contain NUL characters.", errors)
+        abort(400, description=_l("Text may not contain NUL characters."))
 
     @app.before_request
     def _session_timeouts() -> None:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from http import HTTPStatus
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from flask import Response, current_app, g, jsonify, request
 from flask_login import current_user
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -19,6 +28,7 @@ from crm.api import bp
 from crm.enums import Role
 from crm.extensions import csrf, db
 from crm.i18n import refresh_locale
+from crm.web import MAX_ID
 
 PROBLEM_TYPE = "application/problem+json"
 ItemT = TypeVar("ItemT")
@@ -28,6 +38,46 @@ class Schema(BaseModel):
     """Base of API models: unknown fields are refused, so typos are not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# Amounts are NUMERIC(16,2) (crm.db.Money): at most 14 digits before the point and 2 after.
+# Fractions come as decimal strings; a JSON number with a fraction is a binary float.
+AMOUNT_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,2})?$"
+
+
+MAX_WHOLE_AMOUNT = 10**14 - 1
+
+
+def _amount(value: Any) -> Decimal:
+    """An amount from a decimal string such as "1250.50" or a whole number: exact (never a
+    binary fraction), never negative, and small enough for the database's column."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON 2500000.0 is the whole number 2500000
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if 0 <= value <= MAX_WHOLE_AMOUNT else ""
+    else:
+        text = format(value, "f") if isinstance(value, Decimal) else value
+    if isinstance(text, str) and re.fullmatch(AMOUNT_PATTERN, text):
+        return Decimal(text)
+    raise ValueError(
+        'Give the amount as a decimal string such as "1250.50", or a whole number '
+        "(at most 14 digits before the point and 2 after)."
+    )
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["1250.50"]},
+                {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE_AMOUNT},
+            ]
+        },
+        mode="validation",
+    ),
+]
 
 
 class PageQuery(Schema):
@@ -103,6 +153,15 @@ def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class Header:
+    """A request header an operation reads (documented as a header parameter)."""
+
+    name: str
+    required: bool
+    description: str
+
+
 @dataclass
 class Operation:
     rule: str
@@ -119,6 +178,7 @@ class Operation:
     extra_responses: tuple[int, ...] = ()
     form: type[BaseModel] | None = None  # a multipart/form-data body: its text fields
     files: tuple[str, ...] = ()  # ... and its file parts
+    headers: tuple[Header, ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -177,6 +237,7 @@ def route(
     extra_responses: tuple[int, ...] = (),
     form: type[BaseModel] | None = None,
     files: tuple[str, ...] = (),
+    headers: tuple[Header, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register an API endpoint described by pydantic models.
 
@@ -184,7 +245,7 @@ def route(
     returns a model (serialised with `response`), a Response, or (model, headers).
     A multipart/form-data endpoint gives `form=` (its text fields, validated into `form=`)
     and names its file parts in `files` (read by the view from `request.files`); the
-    OpenAPI document describes both.
+    OpenAPI document describes both. Request headers the view reads are named in `headers`.
     """
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -221,7 +282,9 @@ def route(
                         415, "Send the body as multipart/form-data.", [("body", "multipart")]
                     )
                 try:
-                    kwargs["form"] = form.model_validate(request.form.to_dict())
+                    kwargs["form"] = _within_integer_range(
+                        form.model_validate(request.form.to_dict())
+                    )
                 except RequestEntityTooLarge as exc:
                     limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // 2**20
                     raise ApiError(413, f"The request is larger than {limit} MB.") from exc
@@ -247,6 +310,7 @@ def route(
                 extra_responses=extra_responses,
                 form=form,
                 files=files,
+                headers=headers,
             )
         )
         return wrapped
@@ -254,14 +318,31 @@ def route(
     return decorator
 
 
-_MAX_INTEGER = 2**63 - 1
+# Declared integers (ids, counts, years) go to INTEGER columns: 32 bits on PostgreSQL, which
+# turns a larger parameter into an error even in a lookup. Integers inside free JSON data
+# (incentive facts) need only fit the drivers' 64 bits.
+MAX_INTEGER = MAX_ID
+MAX_FREE_INTEGER = 2**63 - 1
 
 
-def _out_of_range(value: Any, path: str) -> str | None:
+def _is_free_data(annotation: Any) -> bool:
+    """Whether a field's type holds free JSON data (Any somewhere in it)."""
+    return annotation is Any or any(_is_free_data(arg) for arg in get_args(annotation))
+
+
+def _out_of_range(value: Any, path: str, limit: int) -> str | None:
+    """The path of the first integer in `value` beyond `limit` (None when all fit)."""
+    if isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            bound = MAX_FREE_INTEGER if _is_free_data(info.annotation) else limit
+            found = _out_of_range(getattr(value, name), f"{path}.{name}" if path else name, bound)
+            if found:
+                return found
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return path if abs(value) > _MAX_INTEGER else None
+        return path if abs(value) > limit else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list | tuple):
@@ -269,7 +350,7 @@ def _out_of_range(value: Any, path: str) -> str | None:
     else:
         return None
     for key, item in items:
-        found = _out_of_range(item, f"{path}.{key}" if path else str(key))
+        found = _out_of_range(item, f"{path}.{key}" if path else str(key), limit)
         if found:
             return found
     return None
@@ -277,7 +358,7 @@ def _out_of_range(value: Any, path: str) -> str | None:
 
 def _within_integer_range(model: BaseModel) -> BaseModel:
     """Refuse integers the database cannot hold (they would overflow, not just miss)."""
-    field = _out_of_range(model.model_dump(), "")
+    field = _out_of_range(model, "", MAX_INTEGER)
     if field:
         raise ApiError(422, "A number is out of range.", [(field, "Number out of range")])
     return model

@@ -8,12 +8,26 @@ from typing import Any
 
 from flask import jsonify
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from crm.api import bp
-from crm.api.framework import OPERATIONS, Problem
+from crm.api.framework import MAX_INTEGER, OPERATIONS, Problem
 
 REF = "#/components/schemas/{model}"
+# Methods whose body the server limits (crm.security answers 413 above MAX_CONTENT_LENGTH).
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class ApiJsonSchema(GenerateJsonSchema):
+    """Integers carry the bounds the API enforces on them (larger ones are refused with
+    422 before they reach the database), so the document admits no number it refuses."""
+
+    def int_schema(self, schema: core_schema.IntSchema) -> JsonSchemaValue:
+        json_schema = super().int_schema(schema)
+        json_schema.setdefault("minimum", -MAX_INTEGER)
+        json_schema.setdefault("maximum", MAX_INTEGER)
+        return json_schema
 
 
 def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -25,7 +39,7 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _query_params(model: type[BaseModel], defs: dict[str, Any]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema(ref_template=REF)
+    schema = model.model_json_schema(ref_template=REF, schema_generator=ApiJsonSchema)
     defs.update(schema.pop("$defs", {}))
     required = set(schema.get("required", []))
     params = []
@@ -52,7 +66,9 @@ def build_document() -> dict[str, Any]:
         for model in (op.body, op.response):
             if isinstance(model, type) and issubclass(model, BaseModel) and model not in models:
                 models.append(model)
-    _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    _, top = models_json_schema(
+        [(m, "validation") for m in models], ref_template=REF, schema_generator=ApiJsonSchema
+    )
     # Response models are serialised: use their serialization schemas where they differ.
     defs: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, Any] = {}
@@ -60,6 +76,16 @@ def build_document() -> dict[str, Any]:
         path, params = _path(op.rule)
         if op.query is not None:
             params = params + _query_params(op.query, defs)
+        params = params + [
+            {
+                "name": h.name,
+                "in": "header",
+                "required": h.required,
+                "description": h.description,
+                "schema": {"type": "string"},
+            }
+            for h in op.headers
+        ]
         operation: dict[str, Any] = {
             "operationId": op.endpoint,
             "summary": op.summary,
@@ -67,6 +93,8 @@ def build_document() -> dict[str, Any]:
             "parameters": params,
             "responses": {},
         }
+        if op.roles is not None:  # who may call it (others get 403)
+            operation["x-roles"] = [role.value for role in op.roles]
         if op.body is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -75,7 +103,7 @@ def build_document() -> dict[str, Any]:
                 },
             }
         if op.form is not None:
-            schema = op.form.model_json_schema(ref_template=REF)
+            schema = op.form.model_json_schema(ref_template=REF, schema_generator=ApiJsonSchema)
             defs.update(schema.pop("$defs", {}))
             for name in op.files:
                 schema.setdefault("properties", {})[name] = {
@@ -93,7 +121,9 @@ def build_document() -> dict[str, Any]:
         elif op.response is None:
             operation["responses"][str(op.status)] = {"description": "No content"}
         else:
-            schema = TypeAdapter(op.response).json_schema(ref_template=REF, mode="serialization")
+            schema = TypeAdapter(op.response).json_schema(
+                ref_template=REF, mode="serialization", schema_generator=ApiJsonSchema
+            )
             defs.update(schema.pop("$defs", {}))
             operation["responses"][str(op.status)] = {
                 "description": HTTPStatus(op.status).phrase,
@@ -102,6 +132,8 @@ def build_document() -> dict[str, Any]:
         error_codes = {401, 403, 404, 422, 429, 503, *op.extra_responses}
         if op.body is not None or op.form is not None:
             error_codes.add(400)
+        if op.method in BODY_METHODS:
+            error_codes.add(413)
         for code in sorted(error_codes):
             operation["responses"][str(code)] = {
                 "description": HTTPStatus(code).phrase,

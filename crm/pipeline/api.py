@@ -15,7 +15,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.accounts.models import Team
-from crm.api.framework import PROBLEM_TYPE, ApiError, Page, PageQuery, Schema, api_user, route
+from crm.api.framework import (
+    MAX_INTEGER,
+    PROBLEM_TYPE,
+    Amount,
+    ApiError,
+    Header,
+    Page,
+    PageQuery,
+    Schema,
+    api_user,
+    route,
+)
 from crm.enums import ALL_STAGES, Role, Stage
 from crm.extensions import db
 from crm.pipeline import queries, services
@@ -28,7 +39,6 @@ from crm.pipeline.stages import history as stage_history
 from crm.reference.models import IndustrialChain, Zone
 
 WRITERS = (Role.ADMIN, Role.LEAD, Role.OFFICER)
-Amount = Field(None, ge=0, max_digits=16, decimal_places=2)
 
 
 class ProjectOut(Schema):
@@ -207,8 +217,8 @@ class ProjectFields(Schema):
     chain: str | None = None
     target_zone: str | None = None
     landed_zone: str | None = None
-    planned_investment: Decimal | None = Amount
-    foreign_capital_usd: Decimal | None = Amount
+    planned_investment: Amount | None = Field(None, description="万元")
+    foreign_capital_usd: Amount | None = Field(None, description="US dollars")
     source_region: str | None = None
     owner_id: int | None = None
     team: str | None = None
@@ -279,7 +289,8 @@ def _if_match(project: Project, *, required: bool) -> int:
     versions = []
     for tag in header.split(","):
         tag = tag.strip().removeprefix("W/").strip('"')
-        if tag.isdigit():
+        # ASCII digits only ("²".isdigit() is true too), and no version the database can't hold.
+        if tag.isascii() and tag.isdigit() and int(tag) <= MAX_INTEGER:
             versions.append(int(tag))
     if project.version in versions:
         return project.version
@@ -336,6 +347,7 @@ def stale_response(exc: _Stale) -> Response:
     roles=WRITERS,
     tags=["projects"],
     extra_responses=(412, 428),
+    headers=(Header("If-Match", True, "the ETag of the project as read (or *)"),),
 )
 def update_project(project_id: int, body: ProjectPatch) -> Any:
     project = _editable(project_id)
@@ -396,6 +408,7 @@ class TransitionIn(Schema):
     roles=WRITERS,
     tags=["projects"],
     extra_responses=(412,),
+    headers=(Header("If-Match", False, "the ETag of the project as read"),),
 )
 def create_transition(project_id: int, body: TransitionIn) -> Any:
     project = _editable(project_id)

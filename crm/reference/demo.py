@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crm.accounts import services as accounts
 from crm.accounts.models import Team, User
+from crm.db import advance_id_sequences
 from crm.enums import MAIN_STAGES, Role, Stage
 from crm.pipeline.keys import key_reasons, key_threshold
 from crm.pipeline.models import Company, CompanyTop500, Project
@@ -284,6 +285,7 @@ def generate(
         company_city.append(city)
     for start in range(0, len(company_rows), batch):
         session.execute(insert(Company), company_rows[start : start + batch])
+    advance_id_sequences(session, [Company.__table__])
 
     # A few percent of investors are on a Top-500 list this year.
     top500_rows = []

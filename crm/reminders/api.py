@@ -143,7 +143,9 @@ class StalledProjectOut(Schema):
 
 
 class StalledQuery(PageQuery):
-    rule: str | None = Field(None, description="only this rule")
+    rule: str | None = Field(
+        None, description="only this rule", json_schema_extra={"enum": list(R.RULE_CODES)}
+    )
     level: int = Field(1, ge=1, le=3, description="only stalls at this level or above")
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from flask import Response, current_app, url_for
 from pydantic import Field
 
-from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
+from crm.api.framework import Amount, ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import Role
 from crm.extensions import db
 from crm.reports import archive, cache, dashboard, targets
@@ -156,7 +155,7 @@ class TargetsQuery(Schema):
 
 class TargetValues(Schema):
     signed_count: int | None = Field(None, ge=0)
-    signed_amount: Decimal | None = Field(None, ge=0, description="万元")
+    signed_amount: Amount | None = Field(None, description="万元")
     key_count: int | None = Field(None, ge=0)
     started_count: int | None = Field(None, ge=0)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, request, url_for
+from pydantic import Field
 
 from crm.api.framework import ApiError, Schema, api_user, route
 from crm.enums import Role
@@ -83,6 +84,15 @@ def import_out(record: LedgerImport) -> ImportOut:
     )
 
 
+class ImportForm(Schema):
+    """The text parts of an upload (the ledger itself is the file part 'file')."""
+
+    team: str | None = Field(None, description="team code (callers who may import for others)")
+    mapping: str | None = Field(
+        None, description='JSON object {column index: field}, e.g. {"0": "project_name"}'
+    )
+
+
 def _dir() -> Path:
     return Path(current_app.config["CRM_UPLOAD_DIR"])
 
@@ -109,29 +119,35 @@ def _fail(exc: LedgerImportError | ledger.LedgerFileError) -> ApiError:
     status=201,
     roles=IMPORT_ROLES,
     tags=["imports"],
-    extra_responses=(413,),
+    form=ImportForm,
+    files=("file",),
+    extra_responses=(415,),
 )
-def create_import() -> ImportOut:
+def create_import(form: ImportForm) -> ImportOut:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ApiError(422, "Send the ledger as the multipart field 'file'.", [("file", "missing")])
     mapping = None
-    if request.form.get("mapping"):
+    if form.mapping:
         try:
-            raw = json.loads(request.form["mapping"])
+            raw = json.loads(form.mapping)
             mapping = {int(k): (str(v) if v else None) for k, v in raw.items()}
         except (ValueError, AttributeError) as exc:
             raise ApiError(422, "mapping must be a JSON object.", [("mapping", str(exc))]) from exc
     limits = imports.limits_from(current_app.config)
     try:
+        data = upload.read(limits.max_bytes + 1)
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file
+    try:
         result = imports.upload(
             db.session,
             api_user(),
             upload.filename,
-            upload.read(limits.max_bytes + 1),
+            data,
             upload_dir=_dir(),
             limits=limits,
-            team_code=request.form.get("team") or None,
+            team_code=form.team or None,
             mapping=mapping,
         )
     except LedgerImportError as exc:

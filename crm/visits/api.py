@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from crm.accounts.models import Team
-from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
+from crm.api.framework import Amount, ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import Role
 from crm.extensions import db
 from crm.pipeline.models import Company
@@ -105,9 +105,9 @@ class VisitIn(Schema):
     purpose: str | None = None
     learned: str | None = None
     intent: str | None = None
-    intent_amount: Decimal | None = Field(None, ge=0, description="万元")
-    land_mu: Decimal | None = Field(None, ge=0)
-    expected_output: Decimal | None = Field(None, ge=0, description="万元")
+    intent_amount: Amount | None = Field(None, description="万元")
+    land_mu: Amount | None = Field(None, description="亩")
+    expected_output: Amount | None = Field(None, description="万元")
     conditions_asked: str | None = None
     outcome: str | None = None
     next_steps: str | None = None

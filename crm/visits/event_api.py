@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from crm.accounts.models import Team
-from crm.api.framework import ApiError, Page, PageQuery, Schema, api_user, route
+from crm.api.framework import Amount, ApiError, Page, PageQuery, Schema, api_user, route
 from crm.enums import Role
 from crm.extensions import db
 from crm.reference.models import Zone
@@ -63,7 +63,7 @@ class EventIn(Schema):
     )
     project_ids: list[int] = Field([], description="projects to link")
     reported_projects: int | None = Field(None, ge=0)
-    reported_total: Decimal | None = Field(None, ge=0)
+    reported_total: Amount | None = Field(None, description="万元")
     notes: str | None = None
 
 

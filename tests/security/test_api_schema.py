@@ -15,6 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
 
 from crm.accounts.models import Team
 from crm.enums import Stage
@@ -23,6 +25,37 @@ from crm.pipeline.models import Project
 from tests import factories
 
 EXAMPLES = int(os.environ.get("CRM_SCHEMATHESIS_EXAMPLES", "12"))
+
+
+# The API checks more than a schema can say: that a code or a record exists, a USCC's check
+# digit, that a lead stays within their team. Such a request is schema-valid and is still
+# refused with 422, an answer the document lists for every operation; so 422 is accepted
+# for schema-valid data, as is 412 (a generated If-Match never names the current version,
+# the same kind of answer as 409)...
+ACCEPTED_FOR_VALID_DATA = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx"]
+# ... except when it comes from validating the documented shapes themselves: then the
+# document admits what the models refuse (a pattern or a bound missing from the document).
+SHAPE_REFUSALS = {"Invalid request body.", "Invalid query parameters."}
+
+
+def documented_shapes_are_accepted(ctx, response, case) -> None:
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive or response.status_code != 422:
+        return
+    if response.json().get("detail") in SHAPE_REFUSALS:
+        raise AssertionError(f"Schema-valid data refused by the models: {response.text}")
+
+
+def _config(token: str) -> SchemathesisConfig:
+    """Schemathesis authenticates with `token` itself (the document's bearer scheme), so its
+    checks know which credentials are real: a token added to each case behind their back
+    undid negations unseen (a missing Authorization header) and looked generated."""
+    return SchemathesisConfig.from_dict(
+        {
+            "auth": {"openapi": {"bearer": {"bearer": token}}},
+            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_FOR_VALID_DATA}},
+        }
+    )
 
 
 def _varied_projects(context) -> None:
@@ -43,9 +76,10 @@ def _varied_projects(context) -> None:
     factories.project(team_obj, stage=Stage.DROPPED, dropped_on=date(2026, 1, 9))
 
 
-def _run_operations(schema, token: str, context: dict, modes) -> list[str]:
+def _run_operations(app, token: str, context: dict, modes) -> list[str]:
     failures = []
-    headers = {"Authorization": f"Bearer {token}"}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=_config(token))
+    assert len(list(schema.get_all_operations())) >= 7
     for result in schema.get_all_operations():
         operation = result.ok()
         known = {
@@ -68,26 +102,25 @@ def _run_operations(schema, token: str, context: dict, modes) -> list[str]:
                 suppress_health_check=list(HealthCheck),
             )
             def run(case):
-                case.call_and_validate(headers=headers)
+                case.call_and_validate(additional_checks=[documented_shapes_are_accepted])
 
             try:
                 run()
-            except Exception as exc:  # collect every operation's failure, then report
+            # FailureGroup is a BaseExceptionGroup: named, or the first failure ends the run.
+            except (Exception, FailureGroup) as exc:  # every operation's failure, then report
                 failures.append(f"{operation.label} ({mode.value}):\n{exc}")
     return failures
 
 
 def test_the_api_matches_its_openapi_document(app, context):
     _varied_projects(context)
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
-    assert len(list(schema.get_all_operations())) >= 7
     failures = _run_operations(
-        schema,
+        app,
         context["tokens"]["admin"],
         context,
         (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
     )
     failures += _run_operations(
-        schema, context["tokens"]["officer"], context, (GenerationMode.POSITIVE,)
+        app, context["tokens"]["officer"], context, (GenerationMode.POSITIVE,)
     )
     assert not failures, "\n\n".join(failures)

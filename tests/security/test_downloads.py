@@ -99,10 +99,13 @@ def test_no_path_traversal_in_download_routes(app, make_client, context):
 
 def _poison_with_formulas() -> None:
     """Every free-text column gets formula payloads; with an integer key, rows alternate
-    between a payload starting with "=" and one starting with "+", "-" or "@"."""
-    equals = [f for f in FORMULAS if f.startswith("=")]
-    others = [f for f in FORMULAS if not f.startswith("=")]
+    between a payload starting with "=" and one starting with "+", "-" or "@". Each column
+    gets payloads that fit it (PostgreSQL refuses a value longer than a VARCHAR's length)."""
     for i, (table, column) in enumerate(free_text_columns()):
+        length = getattr(column.type, "length", None)
+        fitting = [f for f in FORMULAS if length is None or len(f) <= length]
+        equals = [f for f in fitting if f.startswith("=")]
+        others = [f for f in fitting if not f.startswith("=")]
         keys = list(table.primary_key.columns)
         first, second = equals[i % len(equals)], others[i % len(others)]
         if len(keys) == 1 and isinstance(keys[0].type, Integer):

@@ -153,3 +153,26 @@ def test_ids_beyond_what_the_database_holds_are_not_found(app, make_client, cont
         if response.status_code != 404:
             problems.append(f"GET {url}: {response.status_code}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_nul_character_is_refused_wherever_it_comes_from(make_client, client, context):
+    """PostgreSQL text cannot hold NUL: such input is refused with a clear answer on every
+    database (SQLite would store it), never sent to the database."""
+    web = make_client()
+    log_in_as(web, "officer", context, {})
+    page = web.get("/projects?q=a%00b")
+    assert page.status_code == 400
+    assert "NUL" in page.get_data(as_text=True)
+    form = web.form("/projects/new", {"name": "a\x00b"})
+    assert form.status_code == 400
+
+    headers = {"Authorization": f"Bearer {context['tokens']['officer']}"}
+    query = client.get("/api/v1/projects?team=a%00b", headers=headers)
+    assert query.status_code == 422 and query.mimetype == "application/problem+json"
+    assert query.get_json()["errors"] == [{"field": "team", "message": "NUL character"}]
+    body = client.post(
+        "/api/v1/companies", json={"name": "ok", "aliases": ["x", "a\x00b"]}, headers=headers
+    )
+    assert body.status_code == 422
+    assert body.get_json()["errors"][0]["field"] == "aliases.1"
+    assert client.get("/api/v1/policies/x%00y", headers=headers).status_code == 404

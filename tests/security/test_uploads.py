@@ -208,3 +208,41 @@ def test_an_unwritable_upload_folder_gives_a_clear_error(app, make_client, conte
         if blocker.is_dir():
             blocker.chmod(0o700)
     assert not problems, "\n".join(problems)
+
+
+def test_an_upload_cut_off_by_the_size_limit_leaves_no_file_open(app, client, context, monkeypatch):
+    """A body sent without Content-Length (chunked) is cut off by the limit while a file is
+    being spooled to disk: that file is closed with the request, not left to the collector."""
+    from werkzeug.wrappers import request as werkzeug_request
+
+    opened = []
+
+    def recording_factory(*args, **kwargs):
+        stream = factory(*args, **kwargs)
+        opened.append(stream)
+        return stream
+
+    factory = werkzeug_request.default_stream_factory
+    monkeypatch.setattr(werkzeug_request, "default_stream_factory", recording_factory)
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    log_in_as(client, "officer", context, {})
+    boundary = "cut-off-upload"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+            f"{client.csrf_token()}\r\n--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + b"%PDF-"
+        + b"x" * (2 * 1024 * 1024)
+    )
+    response = client.post(
+        f"/attachments?parent=project&parent_id={context['project_id']}",
+        input_stream=io.BytesIO(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
+    )
+    assert response.status_code == 413
+    assert opened, "the upload was never spooled: the test no longer tests anything"
+    assert all(stream.closed for stream in opened)

@@ -236,8 +236,13 @@ def test_web_upload_of_a_renamed_executable_is_refused(client, officer_project):
     _team, officer, _lead, project = officer_project
     login(client, officer.email)
     files_before = _files(current_app.config["CRM_UPLOAD_DIR"])
-    page = _upload(client, project.id, "agreement.pdf", WINDOWS_EXE).get_data(as_text=True)
+    response = _upload(client, project.id, "agreement.pdf", WINDOWS_EXE)
+    # Refused: the status says so (no redirect that looks like success), the page says why
+    # and leads back to the project.
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
     assert "program or script" in page
+    assert f'href="/projects/{project.id}#panel-visits"' in page
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
     assert _files(current_app.config["CRM_UPLOAD_DIR"]) == files_before
 
@@ -246,8 +251,9 @@ def test_web_upload_over_the_limit_is_refused(client, officer_project, monkeypat
     _team, officer, _lead, project = officer_project
     monkeypatch.setitem(current_app.config, "CRM_MAX_UPLOAD_MB", 1)
     login(client, officer.email)
-    page = _upload(client, project.id, "big.pdf", PDF + b"\x00" * MB).get_data(as_text=True)
-    assert "at most 1 MB" in page
+    response = _upload(client, project.id, "big.pdf", PDF + b"\x00" * MB)
+    assert response.status_code == 413
+    assert "at most 1 MB" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Attachment)) == 0
 
 
