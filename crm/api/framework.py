@@ -19,7 +19,9 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -38,6 +40,18 @@ class Schema(BaseModel):
     """Base of API models: unknown fields are refused, so typos are not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_or_false_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """JSON true/false is not a number (pydantic would read true as 1)."""
+        if isinstance(value, bool) and info.field_name:
+            accepted = get_args(cls.model_fields[info.field_name].annotation) or (
+                cls.model_fields[info.field_name].annotation,
+            )
+            if bool not in accepted and Any not in accepted:
+                raise ValueError("Give a number or text here, not true or false.")
+        return value
 
 
 # Amounts are NUMERIC(16,2) (crm.db.Money): at most 14 digits before the point and 2 after.

@@ -6,13 +6,12 @@ projects to it and unlinking them. The event's team and admins only (others 403,
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 from sqlalchemy import select
 
-from crm.api.framework import ApiError, Schema, api_user, route
+from crm.api.framework import Amount, ApiError, Schema, api_user, route
 from crm.extensions import db
 from crm.reference.models import Zone
 from crm.visits import events as event_service
@@ -37,7 +36,7 @@ class EventPatch(Schema):
     organiser: str | None = Field(None, max_length=200)
     zone: str | None = Field(None, description="zone code")
     reported_projects: int | None = Field(None, ge=0)
-    reported_total: Decimal | None = Field(None, ge=0)
+    reported_total: Amount | None = None
     notes: str | None = None
 
 

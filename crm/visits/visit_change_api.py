@@ -9,13 +9,12 @@ may not see are kept as they are, exactly as on the web.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from flask import url_for
 from pydantic import Field
 
-from crm.api.framework import ApiError, Schema, api_user, route
+from crm.api.framework import Amount, ApiError, Schema, api_user, route
 from crm.extensions import db
 from crm.pipeline.api import ProjectOut, project_json
 from crm.visits import queries, services
@@ -24,8 +23,6 @@ from crm.visits.api import FIELD_NAMES, WRITERS, VisitOut, VisitTypeName, region
 from crm.visits.leads import local_today
 from crm.visits.models import Visit
 from crm.visits.web import now_utc
-
-NUMBER = Field(None, ge=0)
 
 
 class VisitPatch(Schema):
@@ -45,9 +42,9 @@ class VisitPatch(Schema):
     purpose: str | None = None
     learned: str | None = None
     intent: str | None = None
-    intent_amount: Decimal | None = NUMBER
-    land_mu: Decimal | None = NUMBER
-    expected_output: Decimal | None = NUMBER
+    intent_amount: Amount | None = None
+    land_mu: Amount | None = None
+    expected_output: Amount | None = None
     conditions_asked: str | None = None
     outcome: str | None = None
     next_steps: str | None = None

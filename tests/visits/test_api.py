@@ -118,6 +118,8 @@ def test_create_with_a_new_company_and_lead(client, setup):
         ({"date": "2026-01-05", "type": "online", "region": "mars"}, "region"),
         ({"date": "2026-01-05", "type": "online", "intent_amount": "-1"}, "intent_amount"),
         ({"date": "2026-01-05", "type": "online", "typo": 1}, "typo"),
+        ({"date": "2026-01-05", "type": "online", "company_id": True}, "company_id"),
+        ({"date": "2026-01-05", "type": "online", "land_mu": "很多"}, "land_mu"),
         ({"date": "2026-01-05", "type": "online", "company_name": "无此公司XYZ"}, "company_name"),
         (
             {
