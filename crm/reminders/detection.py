@@ -9,6 +9,7 @@ it and offers the functions other features use: `stalled_for_projects` (badges) 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -73,6 +74,8 @@ def rule_queries(
     """The SELECT of each enabled rule, optionally narrowed to the projects matching
     `where` (a clause on `Project`, e.g. a user's scope) or to project ids."""
     ids = list(project_ids) if project_ids is not None else None
+    if ids is not None:
+        ctx = replace(ctx, project_ids=tuple(ids))
     narrow: list[ColumnElement[bool]] = []
     if where is not None:
         narrow.append(Project.id.in_(select(Project.id).where(where)))

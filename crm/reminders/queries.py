@@ -75,9 +75,16 @@ class CheckContext:
     thresholds: dict[tuple[str, str], R.Threshold]
     calendar: WorkCalendar
     tz_name: str = DEFAULT_TZ
+    # Only these projects (a project page, badges): applied inside each rule's first
+    # materialised step, so a check of one project reads that project, not the table.
+    project_ids: tuple[int, ...] | None = None
 
     def cutoff(self, days: int) -> date:
         return self.as_of - timedelta(days=days)
+
+    def only(self, project_id: Any = Project.id) -> list[ColumnElement[bool]]:
+        """The narrowing to `project_ids` (none when every project is checked)."""
+        return [] if self.project_ids is None else [project_id.in_(self.project_ids)]
 
 
 def build_context(session: Session, as_of: date, tz_name: str = DEFAULT_TZ) -> CheckContext:
@@ -295,6 +302,7 @@ def _stage_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[Any]:
         anchor.is_not(None),
         _past_threshold(ctx, thresholds, anchor, Project.stage, Project.is_key),
         _not_snoozed(code, ctx.as_of),
+        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -309,6 +317,7 @@ def _computed_anchor_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[A
             _alive_open(),
             Project.stage.in_([t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
+            *ctx.only(),
         )
         .cte(f"{code}_anchor")
         .prefix_with("MATERIALIZED")
@@ -351,6 +360,7 @@ def started_not_operating(ctx: CheckContext) -> Select[Any]:
             and_(planned.is_(None), without_plan),
         ),
         _not_snoozed(code, ctx.as_of),
+        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -398,6 +408,7 @@ def no_activity(ctx: CheckContext) -> Select[Any]:
             _alive_open(),
             Project.stage.in_([t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
+            *ctx.only(),
         )
         .cte(f"{code}_cheap")
         .prefix_with("MATERIALIZED")
@@ -457,6 +468,7 @@ def inquiry_unanswered(ctx: CheckContext) -> Select[Any]:
         received.is_not(None),
         _past_threshold(ctx, thresholds, received, Project.stage, Project.is_key, cutoff),
         _not_snoozed(code, ctx.as_of),
+        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -490,6 +502,7 @@ def task_overdue(ctx: CheckContext) -> Select[Any]:
             Task.deleted_at.is_(None),
             project_ok,
             _past_threshold(ctx, thresholds, Task.due_on, Project.stage, is_key),
+            *ctx.only(Task.project_id),
         )
     )
     return _finish(ctx, code, "task", base)
