@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -49,6 +50,7 @@ from crm.reminders.sql import (
 from crm.visits.models import Task, Visit, visit_project
 
 CLOSED_STAGES = (Stage.ON_HOLD, Stage.DROPPED)
+ONLY_PROJECTS = "only_project_ids"  # the parameter of a narrowed check (CheckContext.only)
 # The columns of every rule's SELECT, in this order (also the reminder's columns).
 COLUMNS = (
     "rule_code",
@@ -75,16 +77,29 @@ class CheckContext:
     thresholds: dict[tuple[str, str], R.Threshold]
     calendar: WorkCalendar
     tz_name: str = DEFAULT_TZ
-    # Only these projects (a project page, badges): applied inside each rule's first
-    # materialised step, so a check of one project reads that project, not the table.
-    project_ids: tuple[int, ...] | None = None
+    # Only the projects given as the parameter ONLY_PROJECTS (a project page, badges):
+    # applied inside each rule's first materialised step, so a check of one project reads
+    # that project, not the table.
+    narrowed: bool = False
 
     def cutoff(self, days: int) -> date:
         return self.as_of - timedelta(days=days)
 
     def only(self, project_id: Any = Project.id) -> list[ColumnElement[bool]]:
-        """The narrowing to `project_ids` (none when every project is checked)."""
-        return [] if self.project_ids is None else [project_id.in_(self.project_ids)]
+        """The narrowing to the ONLY_PROJECTS parameter (none when not narrowed)."""
+        if not self.narrowed:
+            return []
+        return [project_id.in_(bindparam(ONLY_PROJECTS, expanding=True))]
+
+    def cache_key(self) -> tuple[Any, ...]:
+        """What the rules' SQL depends on (the statements can be reused while it holds)."""
+        return (
+            self.as_of,
+            self.tz_name,
+            self.narrowed,
+            tuple(sorted(self.thresholds.items())),
+            tuple(sorted(self.calendar.exceptions.items())),
+        )
 
 
 def build_context(session: Session, as_of: date, tz_name: str = DEFAULT_TZ) -> CheckContext:

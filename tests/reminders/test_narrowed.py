@@ -16,7 +16,7 @@ from crm.pipeline.models import Project
 from crm.reminders.detection import build_context, detect, rule_queries
 from crm.visits.models import Task
 from tests import factories
-from tests.reminders.helpers import task
+from tests.reminders.helpers import only_rules, set_rule, task
 
 SIGNED = date(2026, 1, 5)
 
@@ -84,6 +84,26 @@ def test_narrowed_check_finds_what_the_whole_check_finds_for_those_projects(peop
 
     everything = detect(db.session, ctx)
     assert {d.project_id for d in everything} >= {first.id, second.id, None}
-    narrowed = detect(db.session, ctx, project_ids=[first.id])
-    assert narrowed
-    assert sorted(narrowed) == sorted(d for d in everything if d.project_id == first.id)
+    for ids in ([first.id], [second.id], [first.id, second.id]):
+        # The statements are reused between calls: each call gets its own projects.
+        narrowed = detect(db.session, ctx, project_ids=ids)
+        assert narrowed
+        assert sorted(narrowed) == sorted(d for d in everything if d.project_id in ids)
+
+
+def test_reused_statements_follow_changed_thresholds(people):
+    only_rules("landed_not_started")
+    project = factories.project(
+        people.team,
+        owner=people.officer,
+        stage=Stage.LANDED,
+        signed_on=SIGNED,
+        landed_on=SIGNED + timedelta(days=10),
+    )
+    as_of = SIGNED + timedelta(days=100)
+    assert [
+        d.rule_code
+        for d in detect(db.session, build_context(db.session, as_of), project_ids=[project.id])
+    ] == ["landed_not_started"]
+    set_rule("landed_not_started", "landed", 120)
+    assert detect(db.session, build_context(db.session, as_of), project_ids=[project.id]) == []
