@@ -459,6 +459,13 @@ def finish(connection: Any) -> None:
         )
     )
     connection.commit()
+    from sqlalchemy.orm import Session
+
+    from crm.pipeline.totals import compact_totals
+
+    with Session(bind=connection) as session:
+        compact_totals(session)  # one row per (team, stage, key flag) after the bulk load
+        session.commit()
     if connection.dialect.name == "postgresql":
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     else:
