@@ -7,13 +7,14 @@ evaluated, what is assumed) are written once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm import audit
@@ -131,17 +132,23 @@ def project_facts(
     return facts, derived, ignored
 
 
-def project_context(session: Session, project: Project) -> ProjectContext:
-    """The project's zones and chain (one query) and its facts (see `project_facts`)."""
+@functools.cache
+def _context_stmt() -> Any:
+    """Built once (aliases are costly to build on every page): the id is a parameter."""
     landed, target = aliased(Zone), aliased(Zone)
-    row = session.execute(
+    return (
         select(IndustrialChain.code, landed, target)
         .select_from(Project)
         .outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
         .outerjoin(landed, landed.id == Project.landed_zone_id)
         .outerjoin(target, target.id == Project.target_zone_id)
-        .where(Project.id == project.id)
-    ).one()
+        .where(Project.id == bindparam("context_project_id"))
+    )
+
+
+def project_context(session: Session, project: Project) -> ProjectContext:
+    """The project's zones and chain (one query) and its facts (see `project_facts`)."""
+    row = session.execute(_context_stmt(), {"context_project_id": project.id}).one()
     chain, landed_zone, target_zone = row
     facts, derived, ignored = project_facts(project.facts, chain, project.planned_investment)
     return ProjectContext(
@@ -293,6 +300,7 @@ class SavedRow:
     zone_name_en: str | None
 
 
+@functools.cache
 def _saved_select() -> Any:
     return (
         select(
