@@ -95,15 +95,29 @@ def server_environment(database_url: str, instance: Path) -> dict[str, str]:
 
 
 def start_gunicorn(
-    database_url: str, instance: Path, port: int, workers: int = 2, log: Path | None = None
+    database_url: str,
+    instance: Path,
+    port: int,
+    workers: int = 2,
+    log: Path | None = None,
+    threads: int = 4,
 ) -> subprocess.Popen:
-    """gunicorn serving wsgi:app on 127.0.0.1:port; returns once /healthz answers."""
+    """gunicorn serving wsgi:app on 127.0.0.1:port (as in production: `workers` processes
+    of `threads` threads each); returns once /healthz answers."""
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        # Longer than a simulated user's pause (at most 2 s): a kept-alive connection is not
+        # closed by the server just as the client sends its next request on it.
+        "--keep-alive",
+        "5",
         "--bind",
         f"127.0.0.1:{port}",
         "--timeout",
@@ -172,7 +186,18 @@ def prepare_people(database_url: str, how_many: int, path: Path) -> None:
         ).all()
         for user in [*users, *extras]:
             issued = issue_token(db.session, user, "load test")
-            people.append({"email": user.email, "password": BENCH_PASSWORD, "token": issued.secret})
+            people.append(
+                {
+                    "email": user.email,
+                    "password": BENCH_PASSWORD,
+                    "token": issued.secret,
+                    # What the simulated user may do: leaders only read, visits are logged
+                    # by members of a team, the report archive is for leaders and admins.
+                    "writes": user.role != Role.LEADER,
+                    "logs_visits": user.role != Role.LEADER and user.team_id is not None,
+                    "reads_reports": user.role in (Role.LEADER, Role.ADMIN),
+                }
+            )
         db.session.commit()
         db.engine.dispose()
     path.write_text(json.dumps(people), encoding="utf-8")
@@ -297,6 +322,7 @@ def load_test(
     users: int = 50,
     seconds: int = 60,
     workers: int = 2,
+    threads: int = 4,
     scale: float = 1.0,
     workdir: Path | None = None,
 ) -> LoadResult:
@@ -309,9 +335,8 @@ def load_test(
     prepare_people(database_url, users, workdir / "people.json")
     result = LoadResult(database=make_url(database_url).get_backend_name())
     port = free_port()
-    server = start_gunicorn(
-        database_url, workdir / "instance", port, workers, log=workdir / "gunicorn.log"
-    )
+    log = workdir / "gunicorn.log"
+    server = start_gunicorn(database_url, workdir / "instance", port, workers, log, threads)
     try:
         stats = run_locust(f"http://127.0.0.1:{port}", users, seconds, workdir)
     finally:
@@ -327,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="per worker (gthread)")
     parser.add_argument("--scale", type=float, default=1.0, help="generated size if needed")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
@@ -339,7 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for url in urls:
         result = load_test(
-            url, users=args.users, seconds=args.seconds, workers=args.workers, scale=args.scale
+            url,
+            users=args.users,
+            seconds=args.seconds,
+            workers=args.workers,
+            threads=args.threads,
+            scale=args.scale,
         )
         print(result.summary(), flush=True)
         results.append(result)

@@ -203,9 +203,13 @@ class BureauUser(HttpUser):
                 "/api/v1/search", params={"q": word}, headers=self.headers, name="search (API)"
             )
 
+    def _may(self, what: str) -> bool:
+        """Whether this user's role does `what` (see load.prepare_people; yes when unknown)."""
+        return bool((self.person or {}).get(what, True))
+
     @task(1)
     def reports(self) -> None:
-        if not _features.get("archive"):
+        if not _features.get("archive") or not self._may("reads_reports"):
             return
         response = self.client.get(
             "/api/v1/reports/archive", headers=self.headers, name="/api/v1/reports/archive"
@@ -240,7 +244,7 @@ class BureauUser(HttpUser):
     @task(2)
     def log_visit(self) -> None:
         project = self._project()
-        if not project or not _features.get("visits"):
+        if not project or not _features.get("visits") or not self._may("logs_visits"):
             return
         marker = f"load-{uuid.uuid4().hex[:16]}"
         body = _fit(
@@ -272,7 +276,7 @@ class BureauUser(HttpUser):
     @task(1)
     def change_stage(self) -> None:
         candidates = [p for p in self.projects if p.get("stage") in NEXT_STAGE]
-        if not candidates or not _features.get("transitions"):
+        if not candidates or not _features.get("transitions") or not self._may("writes"):
             return
         project = random.choice(candidates)
         marker = f"load-{uuid.uuid4().hex[:16]}"
@@ -299,5 +303,7 @@ class BureauUser(HttpUser):
                 acknowledge("transition", marker=marker, project_id=project["id"])
                 project["stage"] = body["to"]
                 response.success()
-            elif response.status_code in (409, 412):
-                response.success()  # someone else moved it first: a right answer
+            elif response.status_code in (409, 412, 422):
+                # Someone else moved it first (409/412), or it is no longer at the stage
+                # this user last saw, so that move is not allowed (422): right answers.
+                response.success()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -134,7 +136,32 @@ def _sqlite_begin(connection: Any) -> None:
     """
     if connection.dialect.name != "sqlite":
         return
-    from flask import has_request_context, request
+    from flask import g, has_request_context, request
 
     writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    if writes and g.get(_READING_FIRST):
+        writes = False  # inside reads_before_writes
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+_READING_FIRST = "crm_sqlite_reading_first"
+
+
+@contextmanager
+def reads_before_writes(session: Any) -> Iterator[None]:
+    """Run the block's reads in a transaction of their own that takes no write lock, for a
+    request that does slow work before it writes (checking a password hash): on SQLite a
+    writing request otherwise holds the database's single write lock from its first read,
+    and every other writer waits meanwhile. The block must not write; its objects are
+    expired at the end (the writes that follow read them again, under the lock)."""
+    from flask import g, has_request_context
+
+    session.commit()  # nothing written yet: ends a transaction begun before the block
+    if has_request_context():
+        g.setdefault(_READING_FIRST, True)
+    try:
+        yield
+    finally:
+        session.rollback()
+        if has_request_context():
+            g.pop(_READING_FIRST, None)

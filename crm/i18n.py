@@ -52,6 +52,18 @@ def select_locale() -> str:
     return "zh_CN"
 
 
+# Parsed once: flask_babel parses the selector's answer on every request otherwise, and
+# babel's parse normalises the name against every known locale (a few ms a request).
+_PARSED: dict[str, Locale] = {}
+
+
+def _selected_locale() -> Locale:
+    name = select_locale()
+    if name not in _PARSED:
+        _PARSED[name] = Locale.parse(name)
+    return _PARSED[name]
+
+
 def is_english() -> bool:
     return str(get_locale()) == "en"
 
@@ -153,7 +165,7 @@ def init_app(app: Flask) -> None:
     mo_dir = Path(app.instance_path) / "translations"
     compile_catalogs(mo_dir)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(mo_dir)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=_selected_locale)
     app.jinja_env.filters["money"] = money_wan
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.globals["label"] = label

@@ -145,3 +145,22 @@ def _args(query):
     from werkzeug.datastructures import MultiDict
 
     return MultiDict(parse_qsl(query))
+
+
+def test_api_list_totals_match_the_projects(client, teams, projects):
+    headers = {"Authorization": f"Bearer {factories.token(teams['officer'])}"}
+    queries = (
+        "",
+        "stage=lead&stage=signed",
+        "is_key=true",
+        "is_key=false",
+        "team=find-other",
+        "team=find-mine&is_key=false",
+        "team=nowhere",
+        "chain=automobile",
+    )
+    for query in queries:
+        body = client.get(f"/api/v1/projects?per_page=100&{query}", headers=headers).get_json()
+        assert body["total"] == len(body["items"]), query
+    everything = client.get("/api/v1/projects?per_page=100", headers=headers).get_json()
+    assert everything["total"] == sum(n for n, _ in counted(teams["officer"]).values()) > 0
