@@ -465,7 +465,7 @@ def reset_sequences(connection: Any) -> None:
         connection.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"coalesce((SELECT max(id) FROM \"{table}\"), 0) + 1, false)"
+                f'coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)'
             )
         )
     connection.commit()

@@ -46,10 +46,16 @@ class LoadResult:
     p95_ms: float = 0.0
     rps: float = 0.0
     measured: int = 0  # requests in the percentiles (all but logging in and discovery)
+    server_cpu_s: float = 0.0  # CPU seconds used by gunicorn's processes during the run
     acknowledged: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_per_request_ms(self) -> float:
+        """What the app itself costs, whatever else keeps the machine busy."""
+        return 1000 * self.server_cpu_s / self.requests if self.requests else 0.0
 
     @property
     def passed(self) -> bool:
@@ -67,7 +73,8 @@ class LoadResult:
             f"{self.database}: {self.requests} requests, {self.failures} failures, "
             f"p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms over {self.measured} "
             f"(budget < {P95_BUDGET_MS}), "
-            f"{self.rps:.1f} req/s; {self.acknowledged} acknowledged writes ({kinds}), "
+            f"{self.rps:.1f} req/s, app server CPU {self.cpu_per_request_ms:.0f} ms a request; "
+            f"{self.acknowledged} acknowledged writes ({kinds}), "
             f"{len(self.missing)} missing -> {'PASS' if self.passed else 'FAIL'}"
         ]
         lines += [f"  missing: {m}" for m in self.missing[:10]]
@@ -151,6 +158,20 @@ def start_gunicorn(
             time.sleep(0.3)
     stop(process)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def process_group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of a process group (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -337,8 +358,10 @@ def load_test(
     port = free_port()
     log = workdir / "gunicorn.log"
     server = start_gunicorn(database_url, workdir / "instance", port, workers, log, threads)
+    cpu_before = process_group_cpu(server.pid)
     try:
         stats = run_locust(f"http://127.0.0.1:{port}", users, seconds, workdir)
+        result.server_cpu_s = process_group_cpu(server.pid) - cpu_before
     finally:
         stop(server)
     read_stats(stats, result)

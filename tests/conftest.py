@@ -186,9 +186,6 @@ def runner(app: Flask) -> Any:
 # is the first thing to fix next session (see the closing note). Listed in one place so they
 # stay visible; non-strict, so a fix shows up as XPASS.
 KNOWN_FAILURES = {
-    "tests/load/test_short_load.py::test_short_load_has_no_errors_and_loses_no_write": (
-        "the locustfile calls endpoints the load user's role may not use (403 counted as errors)"
-    ),
     "tests/security/test_api_schema.py::test_the_api_matches_its_openapi_document": (
         "schemathesis finds responses of merged endpoints that differ from the document"
     ),
