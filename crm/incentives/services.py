@@ -14,8 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.accounts.models import User
@@ -132,24 +132,14 @@ def project_facts(
     return facts, derived, ignored
 
 
-@functools.cache
-def _context_stmt() -> Any:
-    """Built once (aliases are costly to build on every page): the id is a parameter."""
-    landed, target = aliased(Zone), aliased(Zone)
-    return (
-        select(IndustrialChain.code, landed, target)
-        .select_from(Project)
-        .outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
-        .outerjoin(landed, landed.id == Project.landed_zone_id)
-        .outerjoin(target, target.id == Project.target_zone_id)
-        .where(Project.id == bindparam("context_project_id"))
-    )
-
-
 def project_context(session: Session, project: Project) -> ProjectContext:
-    """The project's zones and chain (one query) and its facts (see `project_facts`)."""
-    row = session.execute(_context_stmt(), {"context_project_id": project.id}).one()
-    chain, landed_zone, target_zone = row
+    """The project's zones and chain and its facts (see `project_facts`). The reference
+    rows come from the session when already loaded (the project page loads them), else by
+    primary key."""
+    chain_row = session.get(IndustrialChain, project.chain_id) if project.chain_id else None
+    landed_zone = session.get(Zone, project.landed_zone_id) if project.landed_zone_id else None
+    target_zone = session.get(Zone, project.target_zone_id) if project.target_zone_id else None
+    chain = chain_row.code if chain_row is not None else None
     facts, derived, ignored = project_facts(project.facts, chain, project.planned_investment)
     return ProjectContext(
         project,
