@@ -101,7 +101,7 @@ def api_lists(ctx: Context) -> list[Result]:
 
 
 def kanban(ctx: Context) -> Result:
-    found = ctx.endpoints("pipeline.*board*", "pipeline.*kanban*")
+    found = ctx.endpoints("pipeline.board_page", "pipeline.*kanban*")
     if not found:
         return ctx.skip("kanban board", "no board route yet")
     return ctx.time_request(

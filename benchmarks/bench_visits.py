@@ -489,3 +489,71 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- the same budgets in the benchmark protocol (benchmarks/run.py) ---------------------------
+
+
+def _bench_busiest_projects(ctx: Any, n: int) -> list[int]:
+    """The `n` projects with the most visits (the longest timelines)."""
+    from sqlalchemy import func, select
+
+    from crm.visits.models import visit_project
+
+    with ctx.session() as s:
+        return list(
+            s.scalars(
+                select(visit_project.c.project_id)
+                .group_by(visit_project.c.project_id)
+                .order_by(func.count().desc(), visit_project.c.project_id)
+                .limit(n)
+            )
+        )
+
+
+def project_timeline_page(ctx: Any) -> Any:
+    ids = _bench_busiest_projects(ctx, 25) + ctx.sample_projects(25)
+    return ctx.time_request(
+        "project page with visit timeline",
+        [f"/projects/{pid}" for pid in ids],
+        role="admin",
+        budget_ms=BUDGETS_MS["project page"],
+        note="the 25 most visited projects and 25 spread over the table",
+    )
+
+
+def my_work_page(ctx: Any) -> Any:
+    if not ctx.endpoints("visits.my_work"):
+        return ctx.skip("my work", "no route yet")
+    return ctx.time_request("my work", "/my-work", role="officer", budget_ms=BUDGETS_MS["my work"])
+
+
+def visits_by_team_and_week(ctx: Any) -> list[Any]:
+    from sqlalchemy import select
+
+    from crm.accounts.models import Team
+
+    with ctx.session() as s:
+        team_ids = list(s.scalars(select(Team.id).order_by(Team.id)))
+    today = date.today()
+    paths = []
+    for n in range(20):
+        iso = (today - timedelta(days=7 * ((n * 11) % 105))).isocalendar()
+        team = team_ids[(n * 7) % len(team_ids)]
+        paths.append(f"/visits?week={iso.year}-W{iso.week:02d}&team={team}")
+    own_week = today.isocalendar()
+    budget = BUDGETS_MS["visits by team and week"]
+    return [
+        ctx.time_request(
+            "visits by team and week (leader)", paths, role="leader", budget_ms=budget
+        ),
+        ctx.time_request(
+            "visits of own team, this week (officer)",
+            f"/visits?week={own_week.year}-W{own_week.week:02d}",
+            role="officer",
+            budget_ms=budget,
+        ),
+    ]
+
+
+BENCHMARKS = [project_timeline_page, my_work_page, visits_by_team_and_week]

@@ -451,9 +451,34 @@ def _store_like_crm_db() -> None:
     sqlite3.register_adapter(date, lambda v: v.isoformat())
 
 
-def finish(connection: Any) -> None:
-    """Last activity from the visits, and fresh planner statistics."""
+def reset_sequences(connection: Any) -> None:
+    """PostgreSQL: move every id sequence past the ids the bulk load wrote itself (COPY and
+    the demo generator give explicit ids), so the app's inserts get fresh ones."""
     from sqlalchemy import text
+
+    if connection.dialect.name != "postgresql":
+        return
+    tables = connection.execute(
+        text(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND column_name = 'id' AND column_default LIKE 'nextval(%'"
+        )
+    ).scalars()
+    for table in list(tables):
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f'coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)'
+            )
+        )
+    connection.commit()
+
+
+def finish(connection: Any) -> None:
+    """Last activity from the visits, the id sequences, and fresh planner statistics."""
+    from sqlalchemy import text
+
+    reset_sequences(connection)
 
     connection.execute(
         text(
@@ -462,6 +487,13 @@ def finish(connection: Any) -> None:
         )
     )
     connection.commit()
+    from sqlalchemy.orm import Session
+
+    from crm.pipeline.totals import compact_totals
+
+    with Session(bind=connection) as session:
+        compact_totals(session)  # one row per (team, stage, key flag) after the bulk load
+        session.commit()
     if connection.dialect.name == "postgresql":
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     else:

@@ -36,6 +36,9 @@ class Result:
     peak_mb: float | None = None  # peak Python memory of one run (tracemalloc)
     budget_mb: float | None = None
     sql_ms: float | None = None  # p50 of the run's SQL replayed alone on a raw connection
+    # CPU time of this process per run (leaves out waiting for a core on a busy machine,
+    # and the database server's own work on PostgreSQL)
+    cpu_ms: list[float] = field(default_factory=list)
     note: str = ""
     skipped: str | None = None
 
@@ -48,6 +51,13 @@ class Result:
         if not self.timings_ms:
             return None
         ordered = sorted(self.timings_ms)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    @property
+    def cpu_p95(self) -> float | None:
+        if not self.cpu_ms:
+            return None
+        ordered = sorted(self.cpu_ms)
         return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
     @property
@@ -79,6 +89,7 @@ class Result:
             "budget_mb": self.budget_mb,
             "sql_ms": self.sql_ms,
             "ratio": self.ratio,
+            "cpu_p95_ms": self.cpu_p95,
             "passed": self.passed,
             "note": self.note,
             "skipped": self.skipped,
@@ -254,11 +265,12 @@ class Context:
             call(paths[i % len(paths)])
         if (time.perf_counter() - started) / max(1, self.warmup) > 0.3:
             repeat = min(repeat, 10)  # a slow page: fewer runs, the verdict is clear anyway
-        timings = []
+        timings, cpu = [], []
         for i in range(repeat):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             call(paths[i % len(paths)])
             timings.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
         with self.app.app_context():
             engine = db.engine
         with StatementLog(engine) as log:
@@ -276,6 +288,7 @@ class Context:
             queries=queries,
             peak_mb=peak / 2**20,
             sql_ms=sql_ms,
+            cpu_ms=cpu,
             note=note,
         )
 

@@ -46,10 +46,16 @@ class LoadResult:
     p95_ms: float = 0.0
     rps: float = 0.0
     measured: int = 0  # requests in the percentiles (all but logging in and discovery)
+    server_cpu_s: float = 0.0  # CPU seconds used by gunicorn's processes during the run
     acknowledged: int = 0
     missing: list[dict[str, Any]] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_per_request_ms(self) -> float:
+        """What the app itself costs, whatever else keeps the machine busy."""
+        return 1000 * self.server_cpu_s / self.requests if self.requests else 0.0
 
     @property
     def passed(self) -> bool:
@@ -67,7 +73,8 @@ class LoadResult:
             f"{self.database}: {self.requests} requests, {self.failures} failures, "
             f"p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms over {self.measured} "
             f"(budget < {P95_BUDGET_MS}), "
-            f"{self.rps:.1f} req/s; {self.acknowledged} acknowledged writes ({kinds}), "
+            f"{self.rps:.1f} req/s, app server CPU {self.cpu_per_request_ms:.0f} ms a request; "
+            f"{self.acknowledged} acknowledged writes ({kinds}), "
             f"{len(self.missing)} missing -> {'PASS' if self.passed else 'FAIL'}"
         ]
         lines += [f"  missing: {m}" for m in self.missing[:10]]
@@ -95,15 +102,29 @@ def server_environment(database_url: str, instance: Path) -> dict[str, str]:
 
 
 def start_gunicorn(
-    database_url: str, instance: Path, port: int, workers: int = 2, log: Path | None = None
+    database_url: str,
+    instance: Path,
+    port: int,
+    workers: int = 2,
+    log: Path | None = None,
+    threads: int = 4,
 ) -> subprocess.Popen:
-    """gunicorn serving wsgi:app on 127.0.0.1:port; returns once /healthz answers."""
+    """gunicorn serving wsgi:app on 127.0.0.1:port (as in production: `workers` processes
+    of `threads` threads each); returns once /healthz answers."""
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        # Longer than a simulated user's pause (at most 2 s): a kept-alive connection is not
+        # closed by the server just as the client sends its next request on it.
+        "--keep-alive",
+        "5",
         "--bind",
         f"127.0.0.1:{port}",
         "--timeout",
@@ -137,6 +158,20 @@ def start_gunicorn(
             time.sleep(0.3)
     stop(process)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def process_group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of a process group (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -307,6 +342,7 @@ def load_test(
     users: int = 50,
     seconds: int = 60,
     workers: int = 2,
+    threads: int = 4,
     scale: float = 1.0,
     workdir: Path | None = None,
 ) -> LoadResult:
@@ -319,11 +355,12 @@ def load_test(
     prepare_people(database_url, users, workdir / "people.json")
     result = LoadResult(database=make_url(database_url).get_backend_name())
     port = free_port()
-    server = start_gunicorn(
-        database_url, workdir / "instance", port, workers, log=workdir / "gunicorn.log"
-    )
+    log = workdir / "gunicorn.log"
+    server = start_gunicorn(database_url, workdir / "instance", port, workers, log, threads)
+    cpu_before = process_group_cpu(server.pid)
     try:
         stats = run_locust(f"http://127.0.0.1:{port}", users, seconds, workdir)
+        result.server_cpu_s = process_group_cpu(server.pid) - cpu_before
     finally:
         stop(server)
     read_stats(stats, result)
@@ -337,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="per worker (gthread)")
     parser.add_argument("--scale", type=float, default=1.0, help="generated size if needed")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
@@ -349,7 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for url in urls:
         result = load_test(
-            url, users=args.users, seconds=args.seconds, workers=args.workers, scale=args.scale
+            url,
+            users=args.users,
+            seconds=args.seconds,
+            workers=args.workers,
+            threads=args.threads,
+            scale=args.scale,
         )
         print(result.summary(), flush=True)
         results.append(result)

@@ -202,27 +202,28 @@ def _budget(row: dict[str, Any]) -> str:
 
 
 HEADER = (
-    "| benchmark | db | n | p50 ms | p95 ms | queries | peak MB | budget (p95) "
+    "| benchmark | db | n | p50 ms | p95 ms | CPU p95 ms | queries | peak MB | budget (p95) "
     "| bare SQL ms | × SQL | result |"
 )
 
 
 def _line(row: dict[str, Any]) -> str:
     if row["skipped"]:
-        return f"| {row['name']} | {row['database']} | — | — | — | — | — | — | — | — | " + (
+        return f"| {row['name']} | {row['database']} | — | — | — | — | — | — | — | — | — | " + (
             f"{_verdict(row)}: {row['skipped']} |"
         )
     queries = row["queries"]
     return (
         f"| {row['name']} | {row['database']} | {row['n']} | {_fmt(row['p50_ms'])} "
-        f"| {_fmt(row['p95_ms'])} | {_fmt(queries, 0) if queries is not None else '—'} "
+        f"| {_fmt(row['p95_ms'])} | {_fmt(row.get('cpu_p95_ms'))} "
+        f"| {_fmt(queries, 0) if queries is not None else '—'} "
         f"| {_fmt(row['peak_mb'])} | {_budget(row)} | {_fmt(row['sql_ms'], 2)} "
         f"| {_fmt(row['ratio'])} | {_verdict(row)} |"
     )
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [HEADER, "|" + "---|" * 11]
+    lines = [HEADER, "|" + "---|" * 12]
     lines += [_line(r) for r in rows]
     return "\n".join(lines)
 

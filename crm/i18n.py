@@ -61,8 +61,35 @@ def refresh_locale() -> None:
     g.locale = select_locale()
 
 
+# Parsed once: flask_babel parses the selector's answer on every request otherwise, and
+# babel's parse normalises the name against every known locale (a few ms a request).
+_PARSED: dict[str, Locale] = {}
+
+
+def _selected_locale() -> Locale:
+    name = select_locale()
+    if name not in _PARSED:
+        _PARSED[name] = Locale.parse(name)
+    return _PARSED[name]
+
+
 def is_english() -> bool:
     return str(get_locale()) == "en"
+
+
+# Locales whose decimal and grouping symbols are "." and ",": their "#,##0.##" is computed
+# directly (babel's format_decimal is the slowest part of a 50-row list otherwise).
+_PLAIN_NUMBER_LOCALES = frozenset(("zh_CN", "zh_Hans_CN", "en"))
+_HUNDREDTH = Decimal("0.01")
+
+
+def _decimal_text(value: Decimal, locale: str) -> str:
+    """`format_decimal(value, format="#,##0.##")` in the current locale (named `locale`)."""
+    if locale not in _PLAIN_NUMBER_LOCALES or not value.is_finite():
+        return str(format_decimal(value, format="#,##0.##"))
+    # The same rounding as babel's (the context's, half-even), then optional decimals.
+    text = f"{value.quantize(_HUNDREDTH):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def label(obj: object) -> str:
@@ -79,13 +106,14 @@ def money_wan(value: Decimal | int | float | None, unit: bool = True) -> str:
     if value is None:
         return "—"
     value = Decimal(value)
-    if is_english():
-        text = format_decimal(value / 100, format="#,##0.##")
+    locale = str(get_locale())
+    if locale == "en":
+        text = _decimal_text(value / 100, locale)
         return f"{text} M CNY" if unit else text
     if abs(value) >= 10000:
-        text = format_decimal(value / 10000, format="#,##0.##")
+        text = _decimal_text(value / 10000, locale)
         return f"{text} 亿元" if unit else text
-    text = format_decimal(value, format="#,##0.##")
+    text = _decimal_text(value, locale)
     return f"{text} 万元" if unit else text
 
 
@@ -122,9 +150,19 @@ ZONE_LEVEL_LABELS = {
 }
 
 
+# Translated stage names by locale (a list shows one per row; translating each costs more
+# than the rest of the row). Catalogues are compiled at start, so a name never changes.
+_STAGE_TEXT: dict[str, dict[str, str]] = {}
+
+
 def stage_label(stage: object) -> str:
-    key = getattr(stage, "value", stage)
-    return str(STAGE_LABELS.get(str(key), key))
+    key = str(getattr(stage, "value", stage))
+    labels = _STAGE_TEXT.get(str(get_locale()))
+    if labels is None:
+        labels = {k: str(v) for k, v in STAGE_LABELS.items()}
+        if get_locale() is not None:  # outside a request nothing is translated: no cache
+            _STAGE_TEXT[str(get_locale())] = labels
+    return labels.get(key, key)
 
 
 def zone_level_label(level: object) -> str:
@@ -136,7 +174,7 @@ def init_app(app: Flask) -> None:
     mo_dir = Path(app.instance_path) / "translations"
     compile_catalogs(mo_dir)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(mo_dir)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=_selected_locale)
     app.jinja_env.filters["money"] = money_wan
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.globals["label"] = label

@@ -90,3 +90,33 @@ def test_money_is_shown_in_wan_or_yi(app):
         assert money_wan(Decimal("750000")) == "75 亿元"
         assert money_wan(Decimal("5000.5")) == "5,000.5 万元"
         assert money_wan(None) == "—"
+
+
+def test_money_figures_are_what_babel_writes(app):
+    """money_wan writes "#,##0.##" itself for zh_CN and English (babel is slow per row);
+    the digits must be exactly babel's, rounding included."""
+    import random
+    from decimal import Decimal
+
+    from babel.numbers import format_decimal
+    from flask_babel import force_locale
+
+    from crm.i18n import money_wan
+
+    rng = random.Random(7)
+    values = [Decimal(v) for v in ("0", "-0", "0.005", "0.015", "-0.005", "9999.995", "1E+3")]
+    values += [
+        Decimal(rng.randint(-(10**12), 10**12)).scaleb(-rng.randint(0, 5)) for _ in range(3000)
+    ]
+    with app.test_request_context():
+        for locale, divisor, suffix in (("zh_CN", 1, " 万元"), ("en", 100, " M CNY")):
+            with force_locale(locale):
+                for value in values:
+                    if locale == "zh_CN" and abs(value) >= 10000:
+                        continue  # 亿元: below
+                    expected = format_decimal(value / divisor, format="#,##0.##", locale=locale)
+                    assert money_wan(value) == expected + suffix, (locale, value)
+        big = [v for v in values if abs(v) >= 10000]
+        for value in big:
+            expected = format_decimal(value / 10000, format="#,##0.##", locale="zh_CN")
+            assert money_wan(value) == expected + " 亿元", value

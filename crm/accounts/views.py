@@ -31,6 +31,7 @@ from crm.accounts.forms import (
     UserEditForm,
 )
 from crm.accounts.models import ApiToken, Team, User
+from crm.db import reads_before_writes
 from crm.enums import Role
 from crm.extensions import db
 from crm.reference.models import Zone
@@ -60,14 +61,17 @@ def login() -> Any:
         now = datetime.now(UTC)
         email = services.normalize_email(form.email.data or "")
         ip = client_ip()
-        wait = seconds_until_allowed(db.session, ip, email, now)
+        # The password hash is slow on purpose: check it without holding SQLite's write lock.
+        with reads_before_writes(db.session):
+            wait = seconds_until_allowed(db.session, ip, email, now)
+            password = form.password.data or ""
+            user = None if wait else services.authenticate(db.session, email, password)
         if wait:
             return (
                 render_template("accounts/login.html", form=form, retry_after=wait),
                 429,
                 {"Retry-After": str(wait)},
             )
-        user = services.authenticate(db.session, email, form.password.data or "")
         if user is None:
             record_failure(db.session, ip, email, now)
             db.session.commit()

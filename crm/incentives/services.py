@@ -7,6 +7,7 @@ evaluated, what is assumed) are written once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from crm import audit
 from crm.accounts.models import User
@@ -132,17 +133,13 @@ def project_facts(
 
 
 def project_context(session: Session, project: Project) -> ProjectContext:
-    """The project's zones and chain (one query) and its facts (see `project_facts`)."""
-    landed, target = aliased(Zone), aliased(Zone)
-    row = session.execute(
-        select(IndustrialChain.code, landed, target)
-        .select_from(Project)
-        .outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
-        .outerjoin(landed, landed.id == Project.landed_zone_id)
-        .outerjoin(target, target.id == Project.target_zone_id)
-        .where(Project.id == project.id)
-    ).one()
-    chain, landed_zone, target_zone = row
+    """The project's zones and chain and its facts (see `project_facts`). The reference
+    rows come from the session when already loaded (the project page loads them), else by
+    primary key."""
+    chain_row = session.get(IndustrialChain, project.chain_id) if project.chain_id else None
+    landed_zone = session.get(Zone, project.landed_zone_id) if project.landed_zone_id else None
+    target_zone = session.get(Zone, project.target_zone_id) if project.target_zone_id else None
+    chain = chain_row.code if chain_row is not None else None
     facts, derived, ignored = project_facts(project.facts, chain, project.planned_investment)
     return ProjectContext(
         project,
@@ -293,6 +290,7 @@ class SavedRow:
     zone_name_en: str | None
 
 
+@functools.cache
 def _saved_select() -> Any:
     return (
         select(

@@ -15,6 +15,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -56,6 +57,7 @@ class PolicySet:
 _CACHE: dict[tuple[tuple[int, int, str], ...], PolicySet] = {}
 _VERSIONS: dict[tuple[int, str], Policy] = {}  # any version by (id, hash), for reading
 _LOCK = threading.Lock()
+_COMPILING = threading.Lock()
 _CACHE_SIZE = 8
 
 
@@ -117,6 +119,15 @@ def current_policies(session: Session) -> PolicySet:
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
+    with _COMPILING:  # threads of a worker that all need it compile it once, not each
+        cached = _CACHE.get(key)
+        return cached if cached is not None else _compile_current(session, rows, key)
+
+
+def _compile_current(
+    session: Session, rows: Sequence[Any], key: tuple[tuple[int, int, str], ...]
+) -> PolicySet:
+    """Compile the current versions listed in `rows` and remember them under `key`."""
     texts = session.execute(
         select(
             PolicyVersion.id,

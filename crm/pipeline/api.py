@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,11 +30,13 @@ from crm.api.framework import (
 )
 from crm.enums import ALL_STAGES, Role, Stage
 from crm.extensions import db
-from crm.pipeline import queries, services
+from crm.pipeline import queries, services, totals
 from crm.pipeline.access import can_edit, get_visible_project, project_scope
 from crm.pipeline.changes import FieldChange, project_history
 from crm.pipeline.errors import ConflictError, NotAllowed, ProjectError
+from crm.pipeline.listing import ProjectFilter
 from crm.pipeline.models import Project
+from crm.pipeline.sql_hints import in_subquery
 from crm.pipeline.stages import TransitionError, local_today, transition
 from crm.pipeline.stages import history as stage_history
 from crm.reference.models import IndustrialChain, Zone
@@ -160,6 +163,24 @@ def _filters(query: ProjectQuery) -> list[Any]:
     return where
 
 
+def _total(query: ProjectQuery, where: list[Any]) -> int:
+    """How many projects match: from the kept totals unless a chain or zone filter needs
+    the projects themselves (crm.pipeline.totals)."""
+    if not (query.chain or query.zone):
+        found = ProjectFilter(stages=tuple(query.stage or ()))
+        if query.team:
+            team_id = db.session.scalar(select(Team.id).where(Team.code == query.team))
+            found = replace(found, teams=(query.team,), resolved=(("teams", (team_id or 0,)),))
+        kept = totals.totals_for(db.session, api_user(), found)
+        if kept is not None:
+            return sum(
+                count
+                for (_stage, key), (count, _amount) in kept.items()
+                if query.is_key is None or key == query.is_key
+            )
+    return db.session.scalar(select(func.count()).select_from(Project).where(*where)) or 0
+
+
 @route(
     "/projects",
     summary="Projects the caller may see (page or cursor pagination, basic filters)",
@@ -169,18 +190,21 @@ def _filters(query: ProjectQuery) -> list[Any]:
 )
 def list_projects(query: ProjectQuery) -> ProjectPage:
     where = [project_scope(api_user()), *_filters(query)]
-    total = db.session.scalar(select(func.count()).select_from(Project).where(*where)) or 0
-    stmt = queries.project_rows_stmt().where(*where)
+    total = _total(query, where)
+    ids = select(Project.id).where(*where)
     if query.cursor is not None:
         after = query.cursor.strip()
         if after and (not after.isdigit() or len(after) > 18):
             raise ApiError(422, "Invalid cursor.", [("cursor", "Use the next_cursor returned")])
         if after:
-            stmt = stmt.where(Project.id > int(after))
-        stmt = stmt.order_by(Project.id).limit(query.per_page)
+            ids = ids.where(Project.id > int(after))
+        order: tuple[Any, ...] = (Project.id,)
+        ids = ids.order_by(*order).limit(query.per_page)
     else:
-        stmt = stmt.order_by(Project.updated_at.desc(), Project.id.desc())
-        stmt = stmt.limit(query.per_page).offset((query.page - 1) * query.per_page)
+        order = (Project.updated_at.desc(), Project.id.desc())
+        ids = ids.order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page)
+    # The page's ids from narrow data first, then the wide rows with their names.
+    stmt = queries.project_rows_stmt().where(in_subquery(Project.id, ids)).order_by(*order)
     rows = queries.to_rows(db.session.execute(stmt))
     next_cursor = None
     if query.cursor is not None and len(rows) == query.per_page:

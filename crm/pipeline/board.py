@@ -1,23 +1,25 @@
 """Kanban board queries: per-stage totals in one GROUP BY, cards a column page at a time.
 
 Each column reads its first cards with `ORDER BY updated_at DESC, id DESC LIMIT n` on the
-(stage, updated_at) index, so the board costs the same with 100 or 100,000 projects; the
-next cards of a column are fetched on demand ("load more").
+(stage, updated_at) index, so the board costs the same with 100 or 100,000 projects (the
+columns' pages are read in one statement); the next cards of a column are fetched on
+demand ("load more").
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from crm.accounts.models import User
 from crm.enums import ALL_STAGES, MAIN_STAGES, SIDE_STAGES, Stage
-from crm.pipeline import list_queries, listing
+from crm.pipeline import list_queries, listing, totals
 from crm.pipeline.models import Company, Project
 from crm.pipeline.sql_hints import in_subquery
 
@@ -71,7 +73,11 @@ def board_stages(f: listing.ProjectFilter) -> tuple[Stage, ...]:
 def stage_totals(
     session: Session, user: User, f: listing.ProjectFilter, today: date
 ) -> dict[Stage, tuple[int, Decimal]]:
-    """Count and planned investment (万元) per stage for the filter: one GROUP BY query."""
+    """Count and planned investment (万元) per stage for the filter: from the kept totals
+    when the filter allows (crm.pipeline.totals), else one GROUP BY query."""
+    kept = totals.totals_for(session, user, f)
+    if kept is not None:
+        return totals.by_stage(kept)
     stage: Any = Project.stage
     if f.zones or f.regions or f.dates or f.q:
         # Filters no stage-led index covers: grouped by an expression, or SQLite walks the
@@ -94,6 +100,44 @@ def _stage_date_column() -> object:
     )
 
 
+def _column_ids(
+    user: User, f: listing.ProjectFilter, stage: Stage, today: date, start: int, limit: int
+) -> Select[Any]:
+    """The ids of a page of one column (and one more, to tell whether more follow), most
+    recently changed first, chosen from narrow index entries."""
+    return (
+        select(Project.id)
+        .where(*list_queries.where_clauses(user, f, today), Project.stage == stage)
+        .order_by(*_ORDER)
+        .limit(limit + 1)
+        .offset(start)
+    )
+
+
+_ORDER = (Project.updated_at.desc(), Project.id.desc())
+
+
+@functools.cache
+def _cards_stmt() -> Select[Any]:
+    """The cards' columns (the ids are added by the caller)."""
+    return (
+        select(
+            Project.id,
+            Project.name,
+            Project.company_id,
+            Company.name,
+            Project.planned_investment,
+            func.coalesce(func.nullif(User.name, ""), User.email),
+            Project.stage,
+            _stage_date_column(),
+            Project.is_key,
+            Project.team_id,
+        )
+        .join(Company, Company.id == Project.company_id)
+        .outerjoin(User, User.id == Project.owner_id)
+    )
+
+
 def column_cards(
     session: Session,
     user: User,
@@ -105,45 +149,39 @@ def column_cards(
     limit: int = CARDS_PER_PAGE,
 ) -> tuple[list[Card], bool]:
     """A page of one column's cards, most recently changed first; and whether more follow."""
-    owner_name = func.coalesce(func.nullif(User.name, ""), User.email)
-    order = (Project.updated_at.desc(), Project.id.desc())
-    # The page's ids first, from narrow index entries; then the cards' columns for them.
-    ids = (
-        select(Project.id)
-        .where(*list_queries.where_clauses(user, f, today), Project.stage == stage)
-        .order_by(*order)
-        .limit(limit + 1)
-        .offset(start)
-    )
-    stmt = (
-        select(
-            Project.id,
-            Project.name,
-            Project.company_id,
-            Company.name,
-            Project.planned_investment,
-            owner_name,
-            Project.stage,
-            _stage_date_column(),
-            Project.is_key,
-            Project.team_id,
-        )
-        .join(Company, Company.id == Project.company_id)
-        .outerjoin(User, User.id == Project.owner_id)
-        .where(in_subquery(Project.id, ids))
-        .order_by(*order)
-    )
+    ids = _column_ids(user, f, stage, today, start, limit)
+    stmt = _cards_stmt().where(in_subquery(Project.id, ids)).order_by(*_ORDER)
     cards = [Card(*row) for row in session.execute(stmt)]
     return cards[:limit], len(cards) > limit
 
 
+def first_cards(
+    session: Session, user: User, f: listing.ProjectFilter, stages: tuple[Stage, ...], today: date
+) -> dict[Stage, tuple[list[Card], bool]]:
+    """The first page of every column in one query (the columns' ids are chosen apart,
+    each from its index entries, and read together)."""
+    pages = [_column_ids(user, f, stage, today, 0, CARDS_PER_PAGE).subquery() for stage in stages]
+    ids = union_all(*(select(page.c.id) for page in pages))
+    stmt = _cards_stmt().where(in_subquery(Project.id, ids)).order_by(*_ORDER)
+    found: dict[Stage, list[Card]] = {stage: [] for stage in stages}
+    for row in session.execute(stmt):
+        card = Card(*row)
+        found[card.stage].append(card)
+    return {
+        stage: (cards[:CARDS_PER_PAGE], len(cards) > CARDS_PER_PAGE)
+        for stage, cards in found.items()
+    }
+
+
 def load_board(session: Session, user: User, f: listing.ProjectFilter, today: date) -> list[Column]:
-    """Every column with its totals and first page of cards (1 + one query per column)."""
-    totals = stage_totals(session, user, f, today)
+    """Every column with its totals and first page of cards (two queries, or one and the
+    kept totals)."""
+    totals_by_stage = stage_totals(session, user, f, today)
+    stages = board_stages(f)
+    pages = first_cards(session, user, f, stages, today)
     columns = []
-    for stage in board_stages(f):
-        count, amount = totals.get(stage, (0, Decimal(0)))
-        # Queried even when the total is 0, so the number of queries never depends on data.
-        cards, more = column_cards(session, user, f, stage, today)
+    for stage in stages:
+        count, amount = totals_by_stage.get(stage, (0, Decimal(0)))
+        cards, more = pages[stage]
         columns.append(Column(stage, count, amount, cards, 0, more))
     return columns

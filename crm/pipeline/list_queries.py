@@ -2,13 +2,14 @@
 
 Every page costs two statements: the count and planned-investment sum of the filter, and
 the rows, read as a "deferred join" (the page's ids are chosen on narrow data, then the
-wide rows with their names are read for those ids only).
+columns a row shows, with their names, are read for those ids only, as plain values).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +18,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm.accounts.models import Team, User
+from crm.enums import Stage
+from crm.pipeline import totals
 from crm.pipeline.access import project_scope
 from crm.pipeline.listing import ListSort, ProjectFilter, filter_conditions, stage_order
 from crm.pipeline.models import Company, Project
-from crm.pipeline.queries import ProjectRow, project_rows_stmt, to_rows
 from crm.pipeline.sql_hints import in_subquery
 from crm.reference.models import IndustrialChain
 
@@ -54,9 +56,54 @@ def order_by(sort: ListSort) -> list[Any]:
     return [*columns, Project.id.desc() if sort.descending else Project.id.asc()]
 
 
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """What a list row shows (plain values: no ORM object per row)."""
+
+    id: int
+    name: str
+    is_key: bool
+    company_id: int
+    company_name: str
+    stage: Stage
+    planned_investment: Decimal | None
+    signed_on: date | None
+    updated_at: datetime
+    chain_name_zh: str | None
+    chain_name_en: str | None
+    team_code: str
+    owner_name: str | None
+
+
+@functools.cache
+def list_rows_stmt() -> Select[Any]:
+    """The columns of `ListRow`: only the joins the row shows (fewer to plan)."""
+    return (
+        select(
+            Project.id,
+            Project.name,
+            Project.is_key,
+            Project.company_id,
+            Company.name,
+            Project.stage,
+            Project.planned_investment,
+            Project.signed_on,
+            Project.updated_at,
+            IndustrialChain.name_zh,
+            IndustrialChain.name_en,
+            Team.code,
+            func.coalesce(func.nullif(User.name, ""), User.email),
+        )
+        .join(Company, Company.id == Project.company_id)
+        .join(Team, Team.id == Project.team_id)
+        .outerjoin(IndustrialChain, IndustrialChain.id == Project.chain_id)
+        .outerjoin(User, User.id == Project.owner_id)
+    )
+
+
 @dataclass
 class ListPage:
-    rows: list[ProjectRow]
+    rows: list[ListRow]
     total: int
     amount: Decimal
     page: int
@@ -75,7 +122,11 @@ def where_clauses(user: User, f: ProjectFilter, today: date) -> list[ColumnEleme
 def count_and_sum(
     session: Session, user: User, f: ProjectFilter, today: date
 ) -> tuple[int, Decimal]:
-    """How many projects match and the sum of their planned investment (万元): one query."""
+    """How many projects match and the sum of their planned investment (万元): from the
+    kept totals when the filter allows (crm.pipeline.totals), else one query."""
+    kept = totals.totals_for(session, user, f)
+    if kept is not None:
+        return totals.overall(kept)
     total, amount = session.execute(
         select(func.count(), func.coalesce(func.sum(Project.planned_investment), 0)).where(
             *where_clauses(user, f, today)
@@ -115,5 +166,5 @@ def list_page(
     count and sum; the rows, as a "deferred join" on the page's ids)."""
     total, amount = count_and_sum(session, user, f, today)
     ids = page_ids(user, f, sort, limit=per_page, offset=(page - 1) * per_page, today=today)
-    stmt = project_rows_stmt().where(in_subquery(Project.id, ids)).order_by(*order_by(sort))
-    return ListPage(to_rows(session.execute(stmt)), total, amount, page, per_page)
+    stmt = list_rows_stmt().where(in_subquery(Project.id, ids)).order_by(*order_by(sort))
+    return ListPage([ListRow(*row) for row in session.execute(stmt)], total, amount, page, per_page)

@@ -140,6 +140,16 @@ def saved_filter_delete(filter_id: int) -> Any:
 
 
 @bp.app_template_global()
+def id_url_prefix(endpoint: str, name: str) -> str:
+    """`url_for(endpoint, <name>=id)` without the id, for rows to append theirs: one
+    url_for per page instead of one per row."""
+    url = url_for(endpoint, **{name: 0})
+    if not url.endswith("/0"):
+        raise ValueError(f"{endpoint}: the id is not at the end of {url}")
+    return url[:-1]
+
+
+@bp.app_template_global()
 def investor_tag_label(tag: object) -> str:
     from crm.pipeline.find_labels import investor_tag_label as label
 

@@ -9,17 +9,18 @@ it and offers the functions other features use: `stalled_for_projects` (badges) 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, false, select, union
+from sqlalchemy import Select, false, select, union, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm.enums import Stage
 from crm.pipeline.models import Project
 from crm.reminders import rules as R
-from crm.reminders.queries import COLUMNS, QUERIES, CheckContext, build_context
+from crm.reminders.queries import COLUMNS, ONLY_PROJECTS, QUERIES, CheckContext, build_context
 
 __all__ = [
     "COLUMNS",
@@ -72,22 +73,58 @@ def rule_queries(
 ) -> list[tuple[str, Select[Any]]]:
     """The SELECT of each enabled rule, optionally narrowed to the projects matching
     `where` (a clause on `Project`, e.g. a user's scope) or to project ids."""
-    ids = list(project_ids) if project_ids is not None else None
-    narrow: list[ColumnElement[bool]] = []
-    if where is not None:
-        narrow.append(Project.id.in_(select(Project.id).where(where)))
-    out = []
-    for code in rule_codes or R.RULE_CODES:
-        if code not in QUERIES or not R.enabled_for(ctx.thresholds, code):
-            continue
-        stmt = QUERIES[code](ctx)
-        project_id = stmt.selected_columns.project_id
-        if ids is not None:
-            stmt = stmt.where(project_id.in_(ids))
-        for clause in narrow:
-            stmt = stmt.where(project_id.in_(select(Project.id).where(clause)))
-        out.append((code, stmt))
-    return out
+    if project_ids is None:
+        queries = _build(ctx, rule_codes)
+    else:
+        ids = list(project_ids)
+        queries = [
+            (code, stmt.params({ONLY_PROJECTS: ids}))
+            for code, stmt in _narrowed_queries(ctx, rule_codes)
+        ]
+    if where is None:
+        return queries
+    return [
+        (code, stmt.where(stmt.selected_columns.project_id.in_(select(Project.id).where(where))))
+        for code, stmt in queries
+    ]
+
+
+def _build(ctx: CheckContext, rule_codes: Iterable[str] | None) -> list[tuple[str, Select[Any]]]:
+    return [
+        (code, QUERIES[code](ctx))
+        for code in rule_codes or R.RULE_CODES
+        if code in QUERIES and R.enabled_for(ctx.thresholds, code)
+    ]
+
+
+# Narrowed statements by what they depend on: a project page checks one project, and
+# building the rules' SQL costs more than running it for one project (~30 ms vs ~6 ms).
+_NARROWED: dict[tuple[Any, ...], tuple[list[tuple[str, Select[Any]]], Any]] = {}
+_NARROWED_MAX = 32
+
+
+def _narrowed(
+    ctx: CheckContext, rule_codes: Iterable[str] | None
+) -> tuple[list[tuple[str, Select[Any]]], Any]:
+    """The rules' SELECTs taking the project ids as the parameter ONLY_PROJECTS, and all
+    of them as one UNION ALL (None when no rule is enabled)."""
+    codes = tuple(rule_codes) if rule_codes is not None else None
+    narrowed = replace(ctx, narrowed=True)
+    key = (*narrowed.cache_key(), codes)
+    found = _NARROWED.get(key)
+    if found is None:
+        if len(_NARROWED) >= _NARROWED_MAX:
+            _NARROWED.clear()
+        queries = _build(narrowed, codes)
+        together = union_all(*(stmt for _code, stmt in queries)) if queries else None
+        found = _NARROWED[key] = (queries, together)
+    return found
+
+
+def _narrowed_queries(
+    ctx: CheckContext, rule_codes: Iterable[str] | None
+) -> list[tuple[str, Select[Any]]]:
+    return _narrowed(ctx, rule_codes)[0]
 
 
 def detect(
@@ -98,10 +135,18 @@ def detect(
     where: ColumnElement[bool] | None = None,
     project_ids: Iterable[int] | None = None,
 ) -> list[Detection]:
-    """Everything stalled on `ctx.as_of` (one query per enabled rule)."""
+    """Everything stalled on `ctx.as_of` (one query per enabled rule; for a few projects,
+    one query in all)."""
+    if project_ids is not None and where is None:
+        together = _narrowed(ctx, rule_codes)[1]
+        statements = [together] if together is not None else []
+        params: dict[str, Any] = {ONLY_PROJECTS: list(project_ids)}
+    else:
+        statements = [stmt for _code, stmt in rule_queries(ctx, rule_codes, where, project_ids)]
+        params = {}
     found: list[Detection] = []
-    for _code, stmt in rule_queries(ctx, rule_codes, where, project_ids):
-        for row in session.execute(stmt):
+    for stmt in statements:
+        for row in session.execute(stmt, params):
             stage = row.stage.value if isinstance(row.stage, Stage) else row.stage
             found.append(Detection(*row[:8], stage, *row[9:]))
     return found

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -49,6 +50,7 @@ from crm.reminders.sql import (
 from crm.visits.models import Task, Visit, visit_project
 
 CLOSED_STAGES = (Stage.ON_HOLD, Stage.DROPPED)
+ONLY_PROJECTS = "only_project_ids"  # the parameter of a narrowed check (CheckContext.only)
 # The columns of every rule's SELECT, in this order (also the reminder's columns).
 COLUMNS = (
     "rule_code",
@@ -75,9 +77,29 @@ class CheckContext:
     thresholds: dict[tuple[str, str], R.Threshold]
     calendar: WorkCalendar
     tz_name: str = DEFAULT_TZ
+    # Only the projects given as the parameter ONLY_PROJECTS (a project page, badges):
+    # applied inside each rule's first materialised step, so a check of one project reads
+    # that project, not the table.
+    narrowed: bool = False
 
     def cutoff(self, days: int) -> date:
         return self.as_of - timedelta(days=days)
+
+    def only(self, project_id: Any = Project.id) -> list[ColumnElement[bool]]:
+        """The narrowing to the ONLY_PROJECTS parameter (none when not narrowed)."""
+        if not self.narrowed:
+            return []
+        return [project_id.in_(bindparam(ONLY_PROJECTS, expanding=True))]
+
+    def cache_key(self) -> tuple[Any, ...]:
+        """What the rules' SQL depends on (the statements can be reused while it holds)."""
+        return (
+            self.as_of,
+            self.tz_name,
+            self.narrowed,
+            tuple(sorted(self.thresholds.items())),
+            tuple(sorted(self.calendar.exceptions.items())),
+        )
 
 
 def build_context(session: Session, as_of: date, tz_name: str = DEFAULT_TZ) -> CheckContext:
@@ -295,6 +317,7 @@ def _stage_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[Any]:
         anchor.is_not(None),
         _past_threshold(ctx, thresholds, anchor, Project.stage, Project.is_key),
         _not_snoozed(code, ctx.as_of),
+        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -309,6 +332,7 @@ def _computed_anchor_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[A
             _alive_open(),
             Project.stage.in_([t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
+            *ctx.only(),
         )
         .cte(f"{code}_anchor")
         .prefix_with("MATERIALIZED")
@@ -351,6 +375,7 @@ def started_not_operating(ctx: CheckContext) -> Select[Any]:
             and_(planned.is_(None), without_plan),
         ),
         _not_snoozed(code, ctx.as_of),
+        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -398,6 +423,7 @@ def no_activity(ctx: CheckContext) -> Select[Any]:
             _alive_open(),
             Project.stage.in_([t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
+            *ctx.only(),
         )
         .cte(f"{code}_cheap")
         .prefix_with("MATERIALIZED")
@@ -457,6 +483,7 @@ def inquiry_unanswered(ctx: CheckContext) -> Select[Any]:
         received.is_not(None),
         _past_threshold(ctx, thresholds, received, Project.stage, Project.is_key, cutoff),
         _not_snoozed(code, ctx.as_of),
+        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -490,6 +517,7 @@ def task_overdue(ctx: CheckContext) -> Select[Any]:
             Task.deleted_at.is_(None),
             project_ok,
             _past_threshold(ctx, thresholds, Task.due_on, Project.stage, is_key),
+            *ctx.only(Task.project_id),
         )
     )
     return _finish(ctx, code, "task", base)

@@ -34,7 +34,7 @@ def ids(user, query, sort=None):
     result = list_queries.list_page(
         db.session, user, found, order, page=1, per_page=500, today=TODAY
     )
-    return [r.project.id for r in result.rows]
+    return [r.id for r in result.rows]
 
 
 @pytest.fixture
