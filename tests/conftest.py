@@ -23,6 +23,7 @@ from crm.extensions import db as _db
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|'
     r'name="csrf_token" value="([^"]+)"'
@@ -73,6 +74,9 @@ def make_app(database_url: str, instance: Path, **extra: Any) -> Flask:
         "CRM_SEED_DIR": str(ROOT / "seed"),
         "CRM_UPLOAD_DIR": str(instance / "uploads"),
         "SERVER_NAME": "localhost",
+        # Production hashes with scrypt (tests/accounts/test_login.py checks it); a cheap
+        # method here saves a deliberately slow hash on every user and every login.
+        "PASSWORD_HASH_METHOD": TEST_HASH_METHOD,
     }
     config.update(extra)
     os.environ["CRM_INSTANCE_PATH"] = str(instance)

@@ -34,7 +34,9 @@ INPUTS = (
 DATABASE_ERRORS = re.compile(
     r"Traceback|OperationalError|ProgrammingError|DataError|IntegrityError|sqlite3\.|psycopg|"
     # Upper-case SQL on one line: the HTML <select> element must not count.
-    r"syntax error at|SQL logic error|unrecognized token|(?-i:SELECT [^<>\n]* FROM)|scrypt:",
+    r"syntax error at|SQL logic error|unrecognized token|(?-i:SELECT [^<>\n]* FROM)|"
+    # A password hash: scrypt in production, pbkdf2 in the tests (tests/conftest.py).
+    r"scrypt:|pbkdf2:",
     re.IGNORECASE,
 )
 SECRET_PROJECT = "绝密项目-SECRETMARK"
