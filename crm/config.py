@@ -68,6 +68,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Asia/Shanghai"),
         "BOOTSTRAP_SERVE_LOCAL": True,
         "BOOTSTRAP_BOOTSWATCH_THEME": None,
+        # Werkzeug's method name; not read from the environment: only the tests, which
+        # create and log in thousands of users, set a cheaper one (tests/conftest.py).
+        "PASSWORD_HASH_METHOD": "scrypt",
         "CRM_LOGIN_MAX_FAILURES": _env_int("CRM_LOGIN_MAX_FAILURES", 10),
         "CRM_LOGIN_WINDOW_SECONDS": _env_int("CRM_LOGIN_WINDOW_SECONDS", 60),
         "CRM_KEY_PROJECT_THRESHOLD_WAN": os.environ.get("CRM_KEY_PROJECT_THRESHOLD_WAN", "100000"),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, current_app, has_app_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import delete, func, or_, select
@@ -51,20 +51,34 @@ def password_problem(password: str, email: str | None = None) -> str | None:
     return None
 
 
+#: Werkzeug's scrypt: deliberately slow. Only the tests choose a cheaper method (config
+#: `PASSWORD_HASH_METHOD`), since they create and log in thousands of users.
+DEFAULT_HASH_METHOD = "scrypt"
+
+
+def password_hash_method() -> str:
+    if has_app_context():
+        return current_app.config.get("PASSWORD_HASH_METHOD") or DEFAULT_HASH_METHOD
+    return DEFAULT_HASH_METHOD
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=password_hash_method())
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     return check_password_hash(password_hash, password)
 
 
-# A fixed hash checked when the account does not exist, so the time taken does not tell.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def verify_dummy(password: str) -> None:
-    check_password_hash(_DUMMY_HASH, password)
+    """Check a fixed hash made with the current method when the account does not exist, so
+    the time taken does not tell whether it does."""
+    check_password_hash(_dummy_hash(password_hash_method()), password)
 
 
 def hash_token(token: str) -> str:

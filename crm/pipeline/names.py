@@ -19,8 +19,6 @@ import unicodedata
 from collections.abc import Iterable
 from typing import TypedDict
 
-from pypinyin import lazy_pinyin
-
 __all__ = [
     "SEARCH_SEPARATOR",
     "SearchKeys",
@@ -398,6 +396,10 @@ def _no_reading(chunk: str) -> str:
 @functools.lru_cache(maxsize=65_536)
 def _syllables(han_run: str) -> tuple[str, ...]:
     # pypinyin costs about 0.1 ms a call; generated and imported data repeat names a lot.
+    # Imported here: its phrase dictionary takes most of a second to load, which every
+    # process (CLI commands, the scheduler, each gunicorn worker) would pay at start.
+    from pypinyin import lazy_pinyin
+
     return tuple(s for s in lazy_pinyin(han_run, errors=_no_reading) if s)
 
 

@@ -104,6 +104,24 @@ def test_set_password_service_bumps_session_version(app):
     assert user.session_version == before + 1
 
 
+def test_outside_the_tests_passwords_are_hashed_with_scrypt(app, monkeypatch, tmp_path):
+    """The tests hash cheaply (tests/conftest.py); the app's own setting is scrypt, for the
+    stored hashes and for the dummy hash checked when an account does not exist."""
+    from crm import security
+    from crm.config import from_environment
+
+    configured = from_environment(str(tmp_path))["PASSWORD_HASH_METHOD"]
+    assert configured == "scrypt"
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", configured)
+    user = factories.user(Role.OFFICER)
+    set_password(db.session, user, "another-long-passphrase")
+    assert user.password_hash.startswith("scrypt:")
+    assert security.verify_password(user.password_hash, "another-long-passphrase")
+    assert security._dummy_hash(security.password_hash_method()).startswith("scrypt:")
+    monkeypatch.delitem(app.config, "PASSWORD_HASH_METHOD")
+    assert security.password_hash_method() == "scrypt"
+
+
 def test_session_cookie_flags(client):
     user = factories.user(Role.OFFICER)
     response = login(client, user.email)

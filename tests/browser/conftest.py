@@ -134,29 +134,40 @@ class LiveServer:
         return email
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def _live_app(url: str, instance: Path) -> Any:
+    from tests.conftest import make_app
+
+    return make_app(url, instance, TESTING=False, SERVER_NAME=None)
+
+
+def _build_demo_database(url: str, instance: Path) -> None:
     from flask_migrate import upgrade
-    from werkzeug.serving import make_server
 
     from crm.extensions import db
     from crm.reference.demo import load_demo
     from crm.reference.seed import load_reference_data
-    from tests.conftest import make_app
 
-    instance = tmp_path_factory.mktemp("browser-instance")
-    app = make_app(
-        f"sqlite:///{instance / 'browser.sqlite3'}",
-        instance,
-        TESTING=False,
-        SERVER_NAME=None,
-    )
+    app = _live_app(url, instance)
     with app.app_context():
         upgrade()
         load_reference_data(db.session, ROOT / "seed")
         load_demo(db.session, ROOT / "seed", generated=80)
         db.session.commit()
         db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from werkzeug.serving import make_server
+
+    from crm.extensions import db
+    from tests.conftest import built_once, copy_sqlite
+
+    instance = tmp_path_factory.mktemp("browser-instance")
+    # Built once per run, copied for each xdist worker that runs browser tests.
+    demo = built_once(tmp_path_factory, "browser.sqlite3", _build_demo_database)
+    app = _live_app(copy_sqlite(demo, instance / "browser.sqlite3"), instance)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

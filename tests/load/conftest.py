@@ -32,11 +32,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def small_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A generated SQLite database at CI scale (built once per run)."""
+    """A generated SQLite database at CI scale (built once per run, a copy per worker)."""
     if os.environ.get("TEST_DATABASE_URL"):
         pytest.skip("load tests run once, in the SQLite run (TEST_DATABASE_URL is set)")
     from benchmarks.generate import generate
+    from tests.conftest import built_once, copy_sqlite
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('load') / 'load.sqlite3'}"
-    generate(url, CI_SCALE)
-    yield url
+    # Generated once per run; each xdist worker that runs load tests gets its own copy.
+    generated = built_once(tmp_path_factory, "load.sqlite3", lambda url, _: generate(url, CI_SCALE))
+    yield copy_sqlite(generated, tmp_path_factory.mktemp("load") / "load.sqlite3")

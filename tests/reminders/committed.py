@@ -11,16 +11,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from crm.enums import Role, Stage
 from crm.extensions import db
-from crm.reference.seed import load_reference_data
 from crm.reminders.models import Delivery, Notification, Reminder
 from tests import factories
-from tests.conftest import ROOT, _postgres_database, make_app
+from tests.conftest import ROOT, make_app, new_database
 from tests.reminders.helpers import only_rules
 
 SIGNED = date(2026, 1, 5)
@@ -55,21 +54,17 @@ class CommittedDb:
             return value
 
 
-def committed_database(tmp_path: Path, *, webhook_url: str | None = None) -> Iterator[CommittedDb]:
+def committed_database(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, *, webhook_url: str | None = None
+) -> Iterator[CommittedDb]:
     """Yield a migrated database with reference data and a team whose two projects stall
     (landed, signed on SIGNED: the 签约未开工 rule fires from SIGNED + 90 days)."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base and base.startswith("postgresql"):
-        url, drop = _postgres_database(base)
-    else:
-        url, drop = f"sqlite:///{tmp_path}/committed.sqlite3", (lambda: None)
+    url, drop = new_database(tmp_path_factory, tmp_path)
     instance = tmp_path / "instance"
     saved_instance = os.environ.get("CRM_INSTANCE_PATH")
     app = make_app(url, instance)
     try:
         with app.app_context():
-            upgrade()
-            load_reference_data(db.session, ROOT / "seed")
             only_rules("landed_not_started")
             team = factories.team("committed-team")
             if webhook_url:

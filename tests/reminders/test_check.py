@@ -31,8 +31,8 @@ EMAIL = ReminderSettings(smtp_host="127.0.0.1")  # queue email digests (nothing 
 
 
 @pytest.fixture
-def committed(tmp_path):
-    yield from committed_database(tmp_path)
+def committed(tmp_path, tmp_path_factory):
+    yield from committed_database(tmp_path, tmp_path_factory)
 
 
 def _expected_once(committed) -> None:

@@ -35,8 +35,8 @@ def robot():
 
 
 @pytest.fixture
-def committed(tmp_path, robot):
-    yield from committed_database(tmp_path, webhook_url=robot.url)
+def committed(tmp_path, tmp_path_factory, robot):
+    yield from committed_database(tmp_path, tmp_path_factory, webhook_url=robot.url)
 
 
 class Process:

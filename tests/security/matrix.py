@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 ACTORS = ("anonymous", "officer", "other_officer", "lead", "leader", "admin")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -207,10 +207,38 @@ VOLATILE_TABLES = frozenset({"login_attempt"})
 
 
 def database_fingerprint() -> str:
-    """A digest of every table's rows: equal before and after means nothing was written."""
+    """A digest of every table's rows: equal before and after means nothing was written.
+
+    Reading every table takes a query per table, and the security tests take a fingerprint
+    before and after each of hundreds of requests; so the last digest is kept with the
+    database's count of rows written so far on this connection (`_rows_written`) and the
+    session's innermost transaction (or savepoint). While neither moved, no row can have
+    changed (a rollback that could undo rows ends that transaction), and the digest is
+    reused."""
     from crm.extensions import db
 
     db.session.flush()
+    written = _rows_written()
+    cached = db.session.info.get("fingerprint")
+    if written is not None and cached is not None:
+        cached_written, transaction, digest = cached
+        if cached_written == written and transaction is _innermost_transaction():
+            return digest
+    digest = _digest_of_every_table()
+    db.session.info["fingerprint"] = (written, _innermost_transaction(), digest)
+    return digest
+
+
+def _innermost_transaction() -> Any:
+    from crm.extensions import db
+
+    session = db.session()
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _digest_of_every_table() -> str:
+    from crm.extensions import db
+
     digest = hashlib.sha256()
     for table in db.metadata.sorted_tables:
         if table.name in VOLATILE_TABLES:
@@ -220,6 +248,26 @@ def database_fingerprint() -> str:
         rows = db.session.execute(select(*columns).order_by(*order)).all()
         digest.update(f"{table.name}:{len(rows)}:{rows!r}".encode())
     return digest.hexdigest()
+
+
+# Rows inserted, updated or deleted so far by this connection (SQLite) or in this
+# transaction (PostgreSQL's statistics, kept when a savepoint is rolled back; None when
+# `track_counts` is off). Both only grow; any write, even one undone, moves them.
+_ROWS_WRITTEN = {
+    "sqlite": "SELECT total_changes()",
+    "postgresql": (
+        "SELECT CASE WHEN current_setting('track_counts')::boolean THEN "
+        "(SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+        "FROM pg_stat_xact_all_tables) END"
+    ),
+}
+
+
+def _rows_written() -> int | None:
+    from crm.extensions import db
+
+    query = _ROWS_WRITTEN.get(db.session.connection().dialect.name)
+    return None if query is None else db.session.execute(text(query)).scalar()
 
 
 def outcome_is_refusal(outcome: Outcome) -> bool:
@@ -239,19 +287,21 @@ def check(outcome: Any, status: int, where: str, location: str) -> None:
 
 
 def log_in_as(client: Any, actor: str, ctx: dict[str, Any], sessions: dict[str, Any]) -> None:
-    """Log `client` in as `actor`, reusing a session cookie made earlier in this test while
-    it is still valid (a login costs a deliberately slow password hash)."""
+    """Log `client` in as `actor`, reusing a session cookie (and its CSRF token) made earlier
+    in this test while it is still valid: logging in and fetching a token cost requests."""
     from tests.conftest import login
 
     user = ctx["users"][actor]
     cached = sessions.get(actor)
     if cached and cached[1] == user.session_version:
         client.set_cookie("session", cached[0], domain="localhost")
+        client._token = cached[2]
         return
     login(client, user.email)
+    token = client.csrf_token()  # stored in the session cookie: fetch it before keeping it
     cookie = client.get_cookie("session", domain="localhost")
     if cookie is not None:
-        sessions[actor] = (cookie.value, user.session_version)
+        sessions[actor] = (cookie.value, user.session_version, token)
 
 
 def request_as(

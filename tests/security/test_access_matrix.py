@@ -8,7 +8,11 @@ reach them (in tests/<feature>/access.py). A refused write changes nothing in th
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import delete, update
 
+from crm.accounts.models import Team
+from crm.extensions import db
+from tests import factories
 from tests.security.matrix import (
     ACTORS,
     RULES,
@@ -81,3 +85,23 @@ def test_matrix_on_the_other_teams_records(actor, make_client, context):
     ):
         assert endpoint in scoped, endpoint
     _run(actor, make_client, swap_teams(context), other_team_expectations, scoped)
+
+
+def test_the_fingerprint_sees_every_write_and_every_undo(context):
+    """The fingerprint keeps its last digest while no row is written (see its docstring):
+    a write of any kind, or a rollback undoing rows, must still change it."""
+    start = database_fingerprint()
+    assert database_fingerprint() == start
+    team = factories.team()
+    inserted = database_fingerprint()
+    assert inserted != start
+    db.session.execute(update(Team).where(Team.id == team.id).values(name_en="Renamed"))
+    updated = database_fingerprint()
+    assert updated != inserted
+    savepoint = db.session.begin_nested()
+    db.session.execute(delete(Team).where(Team.id == team.id))
+    assert database_fingerprint() != updated
+    savepoint.rollback()
+    assert database_fingerprint() == updated
+    db.session.rollback()  # as an error handler does: undoes what this test flushed
+    assert database_fingerprint() != updated

@@ -4,14 +4,25 @@ leak: no 500, no database error text, and nothing from another team's records.
 The parameters come from the pages themselves (each GET form's fields, each link's query
 parameters, the navigation bar's search box) and from the OpenAPI document, so a new
 filter is attacked as soon as it is rendered or documented.
+
+A web page is tried with every input only for the parameters it reads: the requests record
+which query parameters the app looks up (`_Reads`); a parameter a page never looked at
+with the first input cannot change its answer with another one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+from flask import Request, request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
+from werkzeug.utils import cached_property
 
 from crm.extensions import db
 from crm.pipeline.models import Company, Project
@@ -34,7 +45,9 @@ INPUTS = (
 DATABASE_ERRORS = re.compile(
     r"Traceback|OperationalError|ProgrammingError|DataError|IntegrityError|sqlite3\.|psycopg|"
     # Upper-case SQL on one line: the HTML <select> element must not count.
-    r"syntax error at|SQL logic error|unrecognized token|(?-i:SELECT [^<>\n]* FROM)|scrypt:",
+    r"syntax error at|SQL logic error|unrecognized token|(?-i:SELECT [^<>\n]* FROM)|"
+    # A password hash: scrypt in production, pbkdf2 in the tests (tests/conftest.py).
+    r"scrypt:|pbkdf2:",
     re.IGNORECASE,
 )
 SECRET_PROJECT = "绝密项目-SECRETMARK"
@@ -90,23 +103,159 @@ def _web_targets(app, make_client, ctx, sessions) -> dict[str, set[str]]:
     return targets
 
 
-def test_filters_and_searches_of_the_web_ui(app, make_client, context):
+class _Reads:
+    """The query parameters the app looked at while serving the current request."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.everything = False
+        self._quiet = 0
+
+    def clear(self) -> None:
+        self.names.clear()
+        self.everything = False
+
+    def name(self, name: Any) -> None:
+        if not self._quiet:
+            self.names.add(name)
+
+    def all(self) -> None:
+        if not self._quiet:
+            self.everything = True
+
+    def __contains__(self, name: str) -> bool:
+        return self.everything or name in self.names
+
+    @contextmanager
+    def quietly(self) -> Iterator[None]:
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+
+
+READS = _Reads()
+
+
+class _WatchedArgs(ImmutableMultiDict):
+    """`request.args` noting what is read: a lookup by name reads that parameter; anything
+    else that shows the content (iterating, copying, counting...) reads them all."""
+
+    def __getitem__(self, key: Any) -> Any:
+        READS.name(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
+        READS.name(key)
+        return super().get(key, *args, **kwargs)
+
+    def getlist(self, key: Any, *args: Any, **kwargs: Any) -> Any:
+        READS.name(key)
+        return super().getlist(key, *args, **kwargs)
+
+    def __contains__(self, key: object) -> bool:
+        READS.name(key)
+        return super().__contains__(key)
+
+
+def _reads_everything(name: str) -> Any:
+    inherited = getattr(ImmutableMultiDict, name)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        READS.all()
+        return inherited(self, *args, **kwargs)
+
+    return method
+
+
+for _name in (
+    "__iter__", "__len__", "__eq__", "__repr__", "__reduce_ex__", "__copy__", "__deepcopy__",
+    "keys", "items", "values", "lists", "listvalues", "to_dict", "copy", "deepcopy",
+):  # fmt: skip
+    setattr(_WatchedArgs, _name, _reads_everything(_name))
+
+
+class _WatchedRequest(Request):
+    """Parsing the raw query string (`request.query_string`) reads every parameter. The
+    whole URL (`full_path`, `url`) only goes back into the page (the language switch's
+    `next` field): it does not count as a read."""
+
+    parameter_storage_class = _WatchedArgs
+
+    @property
+    def query_string(self) -> bytes:  # type: ignore[override]
+        READS.all()
+        return self._raw_query_string
+
+    @query_string.setter
+    def query_string(self, value: bytes) -> None:
+        self._raw_query_string = value
+
+    @cached_property
+    def args(self) -> Any:  # type: ignore[override]
+        with READS.quietly():
+            return super().args
+
+    @cached_property
+    def full_path(self) -> str:  # type: ignore[override]
+        with READS.quietly():
+            return super().full_path
+
+    @property
+    def url(self) -> str:  # type: ignore[override]
+        with READS.quietly():
+            return super().url
+
+
+def test_filters_and_searches_of_the_web_ui(app, make_client, context, monkeypatch):
     _hide_a_secret_in_the_other_team(context)
     sessions: dict = {}
     targets = _web_targets(app, make_client, context, sessions)
     assert "/projects" in targets and "/" in targets, targets
+    monkeypatch.setattr(app, "request_class", _WatchedRequest)
     problems: list[str] = []
-    tried = 0
+    tried, read = 0, set()
     for path, names in sorted(targets.items()):
         for name in sorted(names | {"page", "q", "sort"}):
             for value in INPUTS:
                 client = make_client()
                 log_in_as(client, "officer", context, sessions)
                 url = f"{path}?{urlencode({name: value})}"
+                READS.clear()
                 _check(client.get(url), f"GET {url}", problems, leak_check=True, value=value)
                 tried += 1
+                if name not in READS:
+                    break  # the page never looked at it: no other value can change the answer
+                read.add((path, name))
     assert not problems, "\n".join(problems)
-    assert tried >= len(INPUTS) * 3
+    # The watch sees the filters, the search box and the pages' own parameters.
+    assert {("/projects", "q"), ("/projects", "chain"), ("/search", "q")} <= read, read
+    assert {("/visits", "type"), ("/stalled", "rule"), ("/board", "owner")} <= read, read
+    assert tried >= len(INPUTS) * len(read)
+
+
+@pytest.mark.parametrize(
+    ("read", "seen"),
+    [
+        (lambda r: r.args.get("a", type=int), {"a"}),
+        (lambda r: r.args.getlist("a"), {"a"}),
+        (lambda r: r.args["a"], {"a"}),
+        (lambda r: "a" in r.args, {"a"}),
+        (lambda r: r.values.get("a"), {"a"}),
+        (lambda r: r.args.to_dict(), {"a", "b"}),
+        (lambda r: dict(r.args), {"a", "b"}),
+        (lambda r: bool(r.args), {"a", "b"}),
+        (lambda r: r.query_string, {"a", "b"}),
+        (lambda r: (r.full_path, r.url, r.path), set()),
+    ],
+)
+def test_the_watch_sees_how_a_parameter_is_read(app, monkeypatch, read, seen):
+    monkeypatch.setattr(app, "request_class", _WatchedRequest)
+    with app.test_request_context("/projects?a=1&b=2"):
+        READS.clear()
+        read(request)
+        assert {name for name in ("a", "b") if name in READS} == seen
 
 
 def test_query_parameters_of_the_api(app, client, context):
