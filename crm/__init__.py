@@ -45,9 +45,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from crm import i18n, nav, security
+    from crm.db import close_session_safely
     from crm.extensions import bootstrap, csrf, db, login_manager, migrate
 
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's teardown, so it runs first (teardowns run in
+    # reverse): a session whose connection died is invalidated instead of raising.
+    app.teardown_appcontext(lambda _exc: close_session_safely(db.session))
     migrate.init_app(
         app,
         db,

@@ -184,3 +184,17 @@ def reads_before_writes(session: Any) -> Iterator[None]:
         session.rollback()
         if has_request_context():
             g.pop(_READING_FIRST, None)
+
+
+def close_session_safely(scoped: Any) -> None:
+    """End the request's session even when its connection died under it (the database was
+    restarted): the rollback on close then fails, so the connections are invalidated
+    instead (the pool opens new ones) and the request keeps the answer it already has, a
+    503 page, rather than turning into a bare 500 at teardown."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        scoped.remove()
+    except SQLAlchemyError:
+        scoped.registry().invalidate()
+        scoped.registry.clear()
