@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from flask import Response, jsonify, request, url_for
 from pydantic import Field
@@ -30,7 +30,7 @@ from crm.api.framework import (
 )
 from crm.enums import ALL_STAGES, Role, Stage
 from crm.extensions import db
-from crm.pipeline import queries, services, totals
+from crm.pipeline import list_queries, queries, services, totals
 from crm.pipeline.access import can_edit, get_visible_project, project_scope
 from crm.pipeline.changes import FieldChange, project_history
 from crm.pipeline.errors import ConflictError, NotAllowed, ProjectError
@@ -40,8 +40,12 @@ from crm.pipeline.sql_hints import in_subquery
 from crm.pipeline.stages import TransitionError, local_today, transition
 from crm.pipeline.stages import history as stage_history
 from crm.reference.models import IndustrialChain, Zone
+from crm.reminders.detection import request_context
+from crm.reminders.rules import RULE_CODES
+from crm.reminders.sql import without_jit
 
 WRITERS = (Role.ADMIN, Role.LEAD, Role.OFFICER)
+RuleCode = Literal[RULE_CODES]  # the reminder rules' codes
 
 
 class ProjectOut(Schema):
@@ -140,6 +144,15 @@ class ProjectQuery(PageQuery):
     chain: str | None = None
     zone: str | None = Field(None, description="Target or landed zone code")
     is_key: bool | None = None
+    stalled: bool | None = Field(
+        None,
+        description="true: only projects stalled today by the reminder rules (as on "
+        "/stalled: thresholds, snoozes, on-hold and dropped projects excluded); false: only "
+        "projects not stalled",
+    )
+    stalled_rule: list[RuleCode] | None = Field(  # type: ignore[valid-type]
+        None, description="Only stalls on these rules (implies stalled=true unless false)"
+    )
 
 
 class ProjectPage(Page[ProjectOut]):
@@ -164,9 +177,9 @@ def _filters(query: ProjectQuery) -> list[Any]:
 
 
 def _total(query: ProjectQuery, where: list[Any]) -> int:
-    """How many projects match: from the kept totals unless a chain or zone filter needs
-    the projects themselves (crm.pipeline.totals)."""
-    if not (query.chain or query.zone):
+    """How many projects match: from the kept totals unless a chain, zone or stalled filter
+    needs the projects themselves (crm.pipeline.totals)."""
+    if not (query.chain or query.zone or query.stalled is not None or query.stalled_rule):
         found = ProjectFilter(stages=tuple(query.stage or ()))
         if query.team:
             team_id = db.session.scalar(select(Team.id).where(Team.code == query.team))
@@ -190,6 +203,12 @@ def _total(query: ProjectQuery, where: list[Any]) -> int:
 )
 def list_projects(query: ProjectQuery) -> ProjectPage:
     where = [project_scope(api_user()), *_filters(query)]
+    if query.stalled is not None or query.stalled_rule:
+        # A real filter: counted by SQL, never from the kept totals.
+        without_jit(db.session)
+        ctx = request_context(db.session)
+        stalled = list_queries.stalled_condition(ctx, query.stalled_rule or (), where)
+        where.append(~stalled if query.stalled is False else stalled)
     total = _total(query, where)
     ids = select(Project.id).where(*where)
     if query.cursor is not None:

@@ -100,14 +100,12 @@ def _stage_date_column() -> object:
     )
 
 
-def _column_ids(
-    user: User, f: listing.ProjectFilter, stage: Stage, today: date, start: int, limit: int
-) -> Select[Any]:
-    """The ids of a page of one column (and one more, to tell whether more follow), most
-    recently changed first, chosen from narrow index entries."""
+def _column_ids(where: list[Any], stage: Stage, start: int, limit: int) -> Select[Any]:
+    """The ids of a page of one column among the projects matching `where` (and one more,
+    to tell whether more follow), most recently changed first, from narrow index entries."""
     return (
         select(Project.id)
-        .where(*list_queries.where_clauses(user, f, today), Project.stage == stage)
+        .where(*where, Project.stage == stage)
         .order_by(*_ORDER)
         .limit(limit + 1)
         .offset(start)
@@ -149,7 +147,8 @@ def column_cards(
     limit: int = CARDS_PER_PAGE,
 ) -> tuple[list[Card], bool]:
     """A page of one column's cards, most recently changed first; and whether more follow."""
-    ids = _column_ids(user, f, stage, today, start, limit)
+    where = list_queries.where_clauses(user, f, today, Project.stage == stage)
+    ids = _column_ids(where, stage, start, limit)
     stmt = _cards_stmt().where(in_subquery(Project.id, ids)).order_by(*_ORDER)
     cards = [Card(*row) for row in session.execute(stmt)]
     return cards[:limit], len(cards) > limit
@@ -159,8 +158,10 @@ def first_cards(
     session: Session, user: User, f: listing.ProjectFilter, stages: tuple[Stage, ...], today: date
 ) -> dict[Stage, tuple[list[Card], bool]]:
     """The first page of every column in one query (the columns' ids are chosen apart,
-    each from its index entries, and read together)."""
-    pages = [_column_ids(user, f, stage, today, 0, CARDS_PER_PAGE).subquery() for stage in stages]
+    each from its index entries, and read together). The filter's clauses are shared by
+    the columns (a stalled filter's rules appear once in the statement)."""
+    where = list_queries.where_clauses(user, f, today, Project.stage.in_(stages))
+    pages = [_column_ids(where, stage, 0, CARDS_PER_PAGE).subquery() for stage in stages]
     ids = union_all(*(select(page.c.id) for page in pages))
     stmt = _cards_stmt().where(in_subquery(Project.id, ids)).order_by(*_ORDER)
     found: dict[Stage, list[Card]] = {stage: [] for stage in stages}

@@ -14,7 +14,7 @@ from crm import nav
 from crm.enums import ALL_STAGES, Stage
 from crm.extensions import db
 from crm.i18n import stage_label
-from crm.pipeline import board, listing
+from crm.pipeline import board, list_queries, listing
 from crm.pipeline.blueprint import bp
 from crm.pipeline.list_views import filter_template_context, read_list_request
 
@@ -65,9 +65,11 @@ def board_page() -> Any:
     today = listing.local_today()
     columns = board.load_board(db.session, current_user, found, today)
     filter_args = found.args()
+    card_ids = [card.id for column in columns for card in column.cards]
     return render_template(
         "pipeline/board.html",
         columns=columns,
+        stalls=list_queries.stalled_badges(db.session, card_ids),
         today=today,
         problems=problems,
         filter_args=filter_args,
@@ -87,6 +89,7 @@ def board_column(stage: str) -> Any:
     except ValueError:
         abort(404)
     found, _problems = listing.parse_filter(request.args)
+    found = list_queries.prepare_filter(db.session, found)
     start = request.args.get("start", 0, type=int) or 0
     if not 0 <= start <= board.MAX_START:
         abort(400)
@@ -98,6 +101,7 @@ def board_column(stage: str) -> Any:
     return render_template(
         "pipeline/_board_cards.html",
         column=column,
+        stalls=list_queries.stalled_badges(db.session, [card.id for card in cards]),
         today=today,
         query=listing.query_string(found.args()),
         **card_context(),

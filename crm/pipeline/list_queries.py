@@ -8,12 +8,13 @@ columns a row shows, with their names, are read for those ids only, as plain val
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -114,9 +115,53 @@ class ListPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def where_clauses(user: User, f: ProjectFilter, today: date) -> list[ColumnElement[bool]]:
-    """Scope and filter together."""
-    return [project_scope(user), *filter_conditions(f, user_id=user.id, today=today)]
+def where_clauses(
+    user: User, f: ProjectFilter, today: date, *extra: ColumnElement[bool]
+) -> list[ColumnElement[bool]]:
+    """Scope, filter and `extra` clauses together. A stalled filter comes last: the rules
+    look only at the projects the other clauses let through."""
+    clauses = [project_scope(user), *filter_conditions(f, user_id=user.id, today=today), *extra]
+    if f.stalled:
+        if f.stalled_context is None:
+            raise RuntimeError("A stalled filter needs prepare_filter() first.")
+        clauses.append(stalled_condition(f.stalled_context, f.stalled_rules, clauses))
+    return clauses
+
+
+def stalled_condition(
+    ctx: Any, rule_codes: Sequence[str], narrow: Sequence[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """`project.id IN (stalled projects)`, by the reminder rules (all, or `rule_codes`),
+    computed only over the projects matching the `narrow` clauses. Snoozed rules, projects
+    on hold, dropped or deleted never match."""
+    from crm.reminders.detection import stalled_project_ids_subquery
+
+    ids = stalled_project_ids_subquery(
+        None, ctx=ctx, rule_codes=list(rule_codes) or None, where=and_(*narrow)
+    )
+    return Project.id.in_(ids)
+
+
+def prepare_filter(session: Session, f: ProjectFilter) -> ProjectFilter:
+    """The filter ready for the queries: a stalled filter gets today's reminder rules (read
+    once per request)."""
+    if not f.stalled or f.stalled_context is not None:
+        return f
+    from crm.reminders.detection import request_context
+    from crm.reminders.sql import without_jit
+
+    without_jit(session)  # (PostgreSQL: the rules' queries are not worth compiling)
+    return replace(f, stalled_context=request_context(session))
+
+
+def stalled_badges(session: Session, project_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The stalled badges of a page's projects: one query (plus the rules' thresholds, once
+    per request); `{project id: [Stall(rule, days_overdue), ...]}`, worst first."""
+    if not project_ids:
+        return {}
+    from crm.reminders.detection import request_context, stalled_for_projects
+
+    return stalled_for_projects(session, project_ids, ctx=request_context(session))
 
 
 def count_and_sum(

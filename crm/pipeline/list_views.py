@@ -21,6 +21,7 @@ from crm.pipeline.saved_filters import (
     save_filter,
     saved_filters,
 )
+from crm.reminders.rules import RULE_CODES
 
 PER_PAGE = 50
 IN_MEMORY_EXPORT_BYTES = 16 * 1024 * 1024
@@ -34,6 +35,7 @@ def read_list_request(
     options = listing.load_filter_options(db.session, current_user)
     found, problems = listing.parse_filter(args, options)
     sort, sort_problems = listing.parse_sort(args)
+    found = list_queries.prepare_filter(db.session, found)
     return found, sort, options, problems + sort_problems
 
 
@@ -45,6 +47,7 @@ def filter_template_context(
         "f": found,
         "options": options,
         "stages": ALL_STAGES,
+        "stalled_rule_choices": RULE_CODES,
         "tag_choices": [listing.TOP500_ANY, *(t.value for t in InvestorTag)],
         "top500_lists": [t.value for t in TOP500_LISTS],
     }
@@ -87,6 +90,7 @@ def project_list() -> Any:
         filter_args=filter_args,
         query=listing.query_string(filter_args, sort.args()),
         saved=saved_filters(db.session, current_user.id),
+        stalls=list_queries.stalled_badges(db.session, [r.id for r in result.rows]),
         **filter_template_context(found, options),
     )
 

@@ -15,7 +15,8 @@ parameters AND-ed):
   `industry_leader`, `hq_corporate`, `hq_regional`, `hq_functional`),
   `min` / `max` (planned investment in 万元), `<stage>_from` / `<stage>_to` (the date the
   project reached that stage, e.g. `signed_from=2022-01-01`), `q` (search words, as in the
-  search box).
+  search box), `stalled=1` (stalled projects only, by the reminder rules),
+  `stalled_rule` (list of rule codes: stalled on one of these rules; implies `stalled=1`).
 - A project's zone is its landed zone once it has landed, otherwise its target zone.
 - Top-500 tags count for the current and the previous year (as for key projects).
 """
@@ -41,6 +42,7 @@ from crm.pipeline.models import Company, CompanyTop500, Project
 from crm.pipeline.names import query_variants
 from crm.pipeline.sql_hints import unselective
 from crm.reference.models import IndustrialChain, Region, Zone
+from crm.reminders.rules import RULE_CODES
 
 TOP500_ANY = "top500"
 TAG_VALUES: tuple[str, ...] = (TOP500_ANY, *(t.value for t in InvestorTag))
@@ -76,8 +78,13 @@ class ProjectFilter:
     amount_max: Decimal | None = None
     dates: tuple[DateRange, ...] = ()
     q: str = ""
+    stalled: bool = False
+    stalled_rules: tuple[str, ...] = ()
     # (kind, ids) for the codes above when the options knew their ids; not part of args().
     resolved: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # The reminder rules' thresholds and date a stalled filter is judged with
+    # (`list_queries.prepare_filter` sets it); not part of args().
+    stalled_context: Any = field(default=None, compare=False, repr=False)
 
     def ids_for(self, kind: str) -> tuple[int, ...] | None:
         return next((ids for k, ids in self.resolved if k == kind), None)
@@ -109,6 +116,9 @@ class ProjectFilter:
                 out.append((f"{rng.stage.value}_to", rng.end.isoformat()))
         if self.q:
             out.append(("q", self.q))
+        if self.stalled:
+            out.append(("stalled", "1"))
+        out += [("stalled_rule", r) for r in self.stalled_rules]
         return out
 
     def values(self, name: str) -> list[str]:
@@ -307,12 +317,14 @@ def parse_filter(
         else:
             problems.append(("company", _("Not a company: %(value)s", value=value)))
 
-    key_only = False
-    if (value := _one(args, "key")) is not None:
-        if value.lower() in ("1", "true", "yes", "on"):
-            key_only = True
-        elif value.lower() not in ("0", "false", "no", "off"):
-            problems.append(("key", _("Use key=1 for key projects only.")))
+    key_only = _flag(args, "key", problems, _("Use key=1 for key projects only."))
+    stalled = _flag(args, "stalled", problems, _("Use stalled=1 for stalled projects only."))
+    stalled_rules = []
+    for value in listed("stalled_rule"):
+        if value in RULE_CODES:
+            stalled_rules.append(value)
+        else:
+            problems.append(("stalled_rule", _("Unknown reminder rule: %(value)s", value=value)))
 
     tags = []
     for value in listed("tag"):
@@ -366,10 +378,23 @@ def parse_filter(
             amount_max=amount_max,
             dates=tuple(dates),
             q=q,
+            stalled=stalled or bool(stalled_rules),
+            stalled_rules=tuple(stalled_rules),
             resolved=tuple(resolved),
         ),
         problems,
     )
+
+
+def _flag(args: Mapping[str, Any], name: str, problems: list[Problem], message: str) -> bool:
+    """A yes/no parameter (1, true, yes, on / 0, false, no, off); anything else is a problem."""
+    value = _one(args, name)
+    if value is None or value.lower() in ("0", "false", "no", "off"):
+        return False
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    problems.append((name, message))
+    return False
 
 
 def _amount(args: Mapping[str, Any], name: str, problems: list[Problem]) -> Decimal | None:

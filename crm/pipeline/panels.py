@@ -1,10 +1,11 @@
 """Panels on the project and company pages contributed by other features (visits, ...).
 
 A feature appends a `Panel` to a page's registry; the page renders each visible panel's
-template with the context its `load` function returns. `load` gets the session, the user
-and the page's record (the project, the company) and must use a bounded number of queries
-(the page's query count must not grow with data). The pipeline never imports the
-features that fill its pages: they register here.
+template with the context its `load` function returns, and its `header` template (if any)
+next to the record's name, with the same context (e.g. the stalled badge). `load` gets the
+session, the user and the page's record (the project, the company) and must use a bounded
+number of queries (the page's query count must not grow with data). The pipeline never
+imports the features that fill its pages: they register here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Panel:
     template: str
     load: Callable[[Any, Any, Any], dict[str, Any] | None]  # None hides the panel
     order: int = 100
+    header: str | None = None  # a small template shown by the title (badges)
 
 
 PROJECT_PANELS: list[Panel] = []

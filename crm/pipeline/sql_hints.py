@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Boolean
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -81,7 +82,9 @@ class Unselective(ColumnElement[bool]):
 
 @compiles(Unselective)
 def _compile_unselective(element: Unselective, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.condition, **kw)  # type: ignore[no-any-return]
+    # Grouped as an AND operand: an OR inside keeps its parentheses.
+    condition = element.condition.self_group(against=operators.and_)
+    return compiler.process(condition, **kw)  # type: ignore[no-any-return]
 
 
 @compiles(Unselective, "sqlite")

@@ -2,18 +2,28 @@
 badges and page, and the project list's filter.
 
 The SQL lives in `crm.reminders.queries` (one set-based SELECT per rule); this module runs
-it and offers the functions other features use: `stalled_for_projects` (badges) and
-`stalled_project_ids_subquery` (a "stalled only" list filter).
+it and offers the functions other features use: `stalled_for_projects` (badges),
+`stalled_project_ids_subquery` (a "stalled only" list filter), `project_stalls_subquery`
+(the report's stalled list) and `request_context` (the thresholds, once per request).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, false, select, union, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    false,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,11 +37,17 @@ __all__ = [
     "CheckContext",
     "Detection",
     "Stall",
+    "all_rules_stmt",
     "build_context",
     "detect",
+    "project_stalls_subquery",
+    "request_context",
     "rule_queries",
     "stalled_for_projects",
     "stalled_project_ids_subquery",
+    "stalls_by_rule",
+    "today_context",
+    "worst_first",
 ]
 
 
@@ -72,59 +88,53 @@ def rule_queries(
     project_ids: Iterable[int] | None = None,
 ) -> list[tuple[str, Select[Any]]]:
     """The SELECT of each enabled rule, optionally narrowed to the projects matching
-    `where` (a clause on `Project`, e.g. a user's scope) or to project ids."""
-    if project_ids is None:
-        queries = _build(ctx, rule_codes)
-    else:
-        ids = list(project_ids)
-        queries = [
-            (code, stmt.params({ONLY_PROJECTS: ids}))
-            for code, stmt in _narrowed_queries(ctx, rule_codes)
-        ]
-    if where is None:
-        return queries
-    return [
-        (code, stmt.where(stmt.selected_columns.project_id.in_(select(Project.id).where(where))))
-        for code, stmt in queries
-    ]
+    `where` (a clause on `Project`, e.g. a user's scope) or to project ids. The narrowing
+    happens inside each rule, so a narrow query only computes what it returns."""
+    ids = list(project_ids) if project_ids is not None else None
+    ctx = ctx.narrowed(where, Project.id.in_(ids) if ids is not None else None)
+    out = []
+    # Each rule once: a code given twice would put two CTEs of the same name in one statement.
+    for code in dict.fromkeys(rule_codes or R.RULE_CODES):
+        if code not in QUERIES or not R.enabled_for(ctx.thresholds, code):
+            continue
+        out.append((code, QUERIES[code](ctx)))
+    return out
 
 
-def _build(ctx: CheckContext, rule_codes: Iterable[str] | None) -> list[tuple[str, Select[Any]]]:
-    return [
-        (code, QUERIES[code](ctx))
-        for code in rule_codes or R.RULE_CODES
-        if code in QUERIES and R.enabled_for(ctx.thresholds, code)
-    ]
+def all_rules_stmt(
+    ctx: CheckContext,
+    rule_codes: Iterable[str] | None = None,
+    where: ColumnElement[bool] | None = None,
+    project_ids: Iterable[int] | None = None,
+) -> Select[Any] | None:
+    """Every enabled rule's findings (`COLUMNS`) in one statement (UNION ALL); None when
+    no rule is enabled."""
+    selects = [stmt for _code, stmt in rule_queries(ctx, rule_codes, where, project_ids)]
+    if not selects:
+        return None
+    if len(selects) == 1:
+        return selects[0]
+    found = union_all(*selects).subquery("found")
+    return select(*[found.c[name] for name in COLUMNS])
 
 
-# Narrowed statements by what they depend on: a project page checks one project, and
-# building the rules' SQL costs more than running it for one project (~30 ms vs ~6 ms).
-_NARROWED: dict[tuple[Any, ...], tuple[list[tuple[str, Select[Any]]], Any]] = {}
+# Every rule narrowed to the project ids given as the parameter ONLY_PROJECTS, by what the
+# SQL depends on: a project page checks one project, and building the rules' SQL costs more
+# than running it for one project (~30 ms vs ~6 ms).
+_NARROWED: dict[tuple[Any, ...], Select[Any] | None] = {}
 _NARROWED_MAX = 32
 
 
-def _narrowed(
-    ctx: CheckContext, rule_codes: Iterable[str] | None
-) -> tuple[list[tuple[str, Select[Any]]], Any]:
-    """The rules' SELECTs taking the project ids as the parameter ONLY_PROJECTS, and all
-    of them as one UNION ALL (None when no rule is enabled)."""
+def _narrowed(ctx: CheckContext, rule_codes: Iterable[str] | None) -> Select[Any] | None:
+    """`all_rules_stmt` for the projects in the ONLY_PROJECTS parameter (cached)."""
     codes = tuple(rule_codes) if rule_codes is not None else None
-    narrowed = replace(ctx, narrowed=True)
-    key = (*narrowed.cache_key(), codes)
-    found = _NARROWED.get(key)
-    if found is None:
+    key = (*ctx.cache_key(), codes)
+    if key not in _NARROWED:
         if len(_NARROWED) >= _NARROWED_MAX:
             _NARROWED.clear()
-        queries = _build(narrowed, codes)
-        together = union_all(*(stmt for _code, stmt in queries)) if queries else None
-        found = _NARROWED[key] = (queries, together)
-    return found
-
-
-def _narrowed_queries(
-    ctx: CheckContext, rule_codes: Iterable[str] | None
-) -> list[tuple[str, Select[Any]]]:
-    return _narrowed(ctx, rule_codes)[0]
+        only = Project.id.in_(bindparam(ONLY_PROJECTS, expanding=True))
+        _NARROWED[key] = all_rules_stmt(ctx.narrowed(only), codes)
+    return _NARROWED[key]
 
 
 def detect(
@@ -135,21 +145,69 @@ def detect(
     where: ColumnElement[bool] | None = None,
     project_ids: Iterable[int] | None = None,
 ) -> list[Detection]:
-    """Everything stalled on `ctx.as_of` (one query per enabled rule; for a few projects,
-    one query in all)."""
-    if project_ids is not None and where is None:
-        together = _narrowed(ctx, rule_codes)[1]
-        statements = [together] if together is not None else []
-        params: dict[str, Any] = {ONLY_PROJECTS: list(project_ids)}
+    """Everything stalled on `ctx.as_of`: one query, whatever the number of rules (for
+    project ids alone, a statement built once and reused with the ids as a parameter)."""
+    params: dict[str, Any] = {}
+    if project_ids is not None and where is None and ctx.narrow is None:
+        stmt = _narrowed(ctx, rule_codes)
+        params[ONLY_PROJECTS] = list(project_ids)
     else:
-        statements = [stmt for _code, stmt in rule_queries(ctx, rule_codes, where, project_ids)]
-        params = {}
+        stmt = all_rules_stmt(ctx, rule_codes, where, project_ids)
+    if stmt is None:
+        return []
     found: list[Detection] = []
-    for stmt in statements:
-        for row in session.execute(stmt, params):
-            stage = row.stage.value if isinstance(row.stage, Stage) else row.stage
-            found.append(Detection(*row[:8], stage, *row[9:]))
+    for row in session.execute(stmt, params):
+        stage = row.stage.value if isinstance(row.stage, Stage) else row.stage
+        found.append(Detection(*row[:8], stage, *row[9:]))
     return found
+
+
+def project_stalls_subquery(
+    ctx: CheckContext,
+    rule_codes: Iterable[str] | None = None,
+    where: ColumnElement[bool] | None = None,
+    project_ids: Iterable[int] | None = None,
+) -> Any:
+    """A subquery of (project_id, rule_code, days_overdue, level): each project's stalls,
+    one row per rule (follow-ups: the most overdue one). Pure SQL."""
+    stmt = all_rules_stmt(ctx, rule_codes, where, project_ids)
+    if stmt is None:  # nothing enabled: an empty set of the same shape
+        none = literal(None, Integer())
+        return (
+            select(
+                none.label("project_id"),
+                literal("", String()).label("rule_code"),
+                none.label("days_overdue"),
+                none.label("level"),
+            )
+            .where(false())
+            .subquery("stalls")
+        )
+    found = stmt.subquery("found_stalls")
+    return (
+        select(
+            found.c.project_id,
+            found.c.rule_code,
+            func.max(found.c.days_overdue).label("days_overdue"),
+            func.max(found.c.level).label("level"),
+        )
+        .where(found.c.project_id.is_not(None))
+        .group_by(found.c.project_id, found.c.rule_code)
+        .subquery("stalls")
+    )
+
+
+def worst_first(stalls: Iterable[Stall]) -> list[Stall]:
+    """The badge's order: most days overdue first, then by rule."""
+    return sorted(stalls, key=lambda s: (-s.days_overdue, s.rule))
+
+
+def stalls_by_rule(found: Iterable[Detection]) -> list[Stall]:
+    """One project's detections as badge entries: per rule the most days overdue."""
+    worst: dict[str, int] = {}
+    for d in found:
+        worst[d.rule_code] = max(worst.get(d.rule_code, d.days_overdue), d.days_overdue)
+    return worst_first(Stall(rule, days) for rule, days in worst.items())
 
 
 def stalled_for_projects(
@@ -158,27 +216,24 @@ def stalled_for_projects(
     as_of: date | None = None,
     *,
     tz_name: str | None = None,
+    ctx: CheckContext | None = None,
 ) -> dict[int, list[Stall]]:
     """For the given projects, the rules they are stalled on and the days past each
     threshold (follow-ups: the most overdue one), worst first. Projects that are not
-    stalled are absent. A bounded number of queries, whatever the number of projects."""
-    ids = list(project_ids)
+    stalled are absent. One query (plus the thresholds when no `ctx` is given), whatever
+    the number of projects and rules."""
+    ids = sorted({int(i) for i in project_ids})
     if not ids:
         return {}
-    tz_name, as_of = _defaults(tz_name, as_of)
-    ctx = build_context(session, as_of, tz_name)
-    worst: dict[tuple[int, str], int] = {}
-    for d in detect(session, ctx, project_ids=ids):
-        if d.project_id is None:
-            continue
-        k = (d.project_id, d.rule_code)
-        worst[k] = max(worst.get(k, -1), d.days_overdue)
+    if ctx is None:
+        tz_name, as_of = _defaults(tz_name, as_of)
+        ctx = build_context(session, as_of, tz_name, calendar=False)
+    stalls = project_stalls_subquery(ctx, project_ids=ids)
     out: dict[int, list[Stall]] = {}
-    for (pid, code), days in worst.items():
-        out.setdefault(pid, []).append(Stall(code, days))
-    for stalls in out.values():
-        stalls.sort(key=lambda s: (-s.days_overdue, s.rule))
-    return out
+    rows = session.execute(select(stalls.c.project_id, stalls.c.rule_code, stalls.c.days_overdue))
+    for pid, code, days in rows:
+        out.setdefault(int(pid), []).append(Stall(code, int(days)))
+    return {pid: worst_first(found) for pid, found in out.items()}
 
 
 def stalled_project_ids_subquery(
@@ -187,23 +242,41 @@ def stalled_project_ids_subquery(
     rule_codes: Iterable[str] | None = None,
     *,
     tz_name: str | None = None,
+    ctx: CheckContext | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
     """A SELECT of the ids of stalled projects, for `Project.id.in_(...)` in a list query.
 
-    Runs two small queries now (thresholds, calendar); the returned statement is pure SQL
-    and selects nothing when every rule is disabled.
+    `where` (a clause on `Project`: the list's scope and other filters) narrows the rules
+    to the projects the list can show, so they compute no more than needed. Runs one small
+    query now (the thresholds) unless `ctx` is given; the statement is pure SQL and
+    selects nothing when every rule is disabled.
     """
-    tz_name, as_of = _defaults(tz_name, as_of)
-    ctx = build_context(session, as_of, tz_name)
-    selects = [
-        select(stmt.subquery().c.project_id.label("project_id"))
-        for _code, stmt in rule_queries(ctx, rule_codes)
-    ]
-    if not selects:
-        return select(Project.id).where(false())
-    if len(selects) == 1:
-        return selects[0]
-    return select(union(*selects).subquery().c.project_id)
+    if ctx is None:
+        tz_name, as_of = _defaults(tz_name, as_of)
+        ctx = build_context(session, as_of, tz_name, calendar=False)
+    stalls = project_stalls_subquery(ctx, rule_codes, where)
+    return select(stalls.c.project_id)
+
+
+def today_context(session: Session, as_of: date | None = None) -> CheckContext:
+    """The rules' context on `as_of` (default: today in the configured time zone)."""
+    tz_name, as_of = _defaults(None, as_of)
+    return build_context(session, as_of, tz_name, calendar=False)
+
+
+def request_context(session: Session) -> CheckContext:
+    """Today's context for badges and filters, loaded once per request (one query)."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return today_context(session)
+    tz_name, as_of = _defaults(None, None)
+    cached = g.get("_reminders_context")
+    if cached is None or cached.as_of != as_of or cached.tz_name != tz_name:
+        cached = build_context(session, as_of, tz_name, calendar=False)
+        g._reminders_context = cached
+    return cached  # type: ignore[no-any-return]
 
 
 def _defaults(tz_name: str | None, as_of: date | None) -> tuple[str, date]:

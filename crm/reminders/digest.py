@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from flask import render_template
+from flask import g, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, exists, func, literal, or_, select
@@ -24,7 +24,7 @@ from crm.db import utcnow
 from crm.enums import Role
 from crm.pipeline.models import Project
 from crm.reminders.models import Delivery, Notification, Reminder, ReminderRun
-from crm.reminders.rules import level_label, rule_label
+from crm.reminders.rules import RULE_CODES, level_label, rule_label
 from crm.reminders.settings import ReminderSettings
 from crm.reminders.sql import insert_ignoring_conflicts
 from crm.visits.models import Task
@@ -101,41 +101,95 @@ def _item_columns(owner: Any) -> list[Any]:
     ]
 
 
-def _items(session: Session, stmt: Select[Any]) -> list[DigestItem]:
-    """Digest items for a SELECT of reminder ids (in its order)."""
-    ids = stmt.subquery()
+def _item_rows(session: Session, ids: Any, *extra: Any) -> Any:
+    """Rows of `_item_columns` (then `extra`) for a subquery of reminder ids `ids.c.id`."""
     owner = aliased(User)
-    rows = session.execute(
-        select(*_item_columns(owner))
+    return session.execute(
+        select(*_item_columns(owner), *extra)
         .join(ids, ids.c.id == Reminder.id)
         .join(Team, Team.id == Reminder.team_id)
         .outerjoin(Project, Project.id == Reminder.project_id)
         .outerjoin(Task, Task.id == Reminder.task_id)
         .outerjoin(owner, owner.id == Reminder.owner_id)
-    ).all()
-    items = [DigestItem(*row) for row in rows]
-    items.sort(key=lambda i: (-i.level, -i.days_overdue, -i.reminder_id))
-    return items
+    )
+
+
+def _worst_first(items: list[DigestItem]) -> list[DigestItem]:
+    return sorted(items, key=lambda i: (-i.level, -i.days_overdue, -i.reminder_id))
+
+
+def _items(session: Session, stmt: Select[Any]) -> list[DigestItem]:
+    """Digest items for a SELECT of reminder ids (in its order)."""
+    return _worst_first([DigestItem(*row) for row in _item_rows(session, stmt.subquery())])
+
+
+def _first_notified(run_id: int, limit: int, dialect: str) -> Any:
+    """A subquery of (id: reminder id, user_id, reason): for each recipient and reason of
+    the run, its worst `limit` notifications.
+
+    SQLite reads each (recipient, reason)'s first entries of the digest index (a correlated
+    subquery per pair); PostgreSQL numbers the run's notifications in one pass (it would
+    run such a subquery once per row)."""
+
+    def worst_first(n: Any) -> tuple[Any, ...]:
+        return (n.level.desc(), n.days_overdue.desc(), n.id.desc())
+
+    if dialect == "postgresql":
+        rank = func.row_number().over(
+            partition_by=(Notification.user_id, Notification.reason),
+            order_by=worst_first(Notification),
+        )
+        ranked = (
+            select(
+                Notification.reminder_id.label("id"),
+                Notification.user_id,
+                Notification.reason,
+                rank.label("rank"),
+            )
+            .where(Notification.run_id == run_id)
+            .subquery("ranked")
+        )
+        return (
+            select(ranked.c.id, ranked.c.user_id, ranked.c.reason)
+            .where(ranked.c.rank <= limit)
+            .subquery("top")
+        )
+    pairs = (
+        select(Notification.user_id, Notification.reason)
+        .where(Notification.run_id == run_id)
+        .distinct()
+        .subquery("pairs")
+    )
+    worst = aliased(Notification)
+    first_ids = (
+        select(worst.id)
+        .where(
+            worst.run_id == run_id,
+            worst.user_id == pairs.c.user_id,
+            worst.reason == pairs.c.reason,
+        )
+        .order_by(*worst_first(worst))
+        .limit(limit)
+        .correlate(pairs)
+    )
+    return (
+        select(Notification.reminder_id.label("id"), pairs.c.user_id, pairs.c.reason)
+        .select_from(pairs)
+        .join(Notification, Notification.id.in_(first_ids))
+        .subquery("top")
+    )
 
 
 def notified_items(
-    session: Session, run_id: int, user_id: int, reason: str, limit: int
-) -> list[DigestItem]:
-    """The worst `limit` reminders of the run the user was notified of for `reason`
-    (read in order from an index, not sorted)."""
-    return _items(
-        session,
-        select(Notification.reminder_id.label("id"))
-        .where(
-            Notification.run_id == run_id,
-            Notification.user_id == user_id,
-            Notification.reason == reason,
-        )
-        .order_by(
-            Notification.level.desc(), Notification.days_overdue.desc(), Notification.id.desc()
-        )
-        .limit(limit),
-    )
+    session: Session, run_id: int, limit: int
+) -> dict[tuple[int, str], list[DigestItem]]:
+    """For each (user, reason) notified in the run, the worst `limit` reminders (one
+    query)."""
+    top = _first_notified(run_id, limit, session.get_bind().dialect.name)
+    out: dict[tuple[int, str], list[DigestItem]] = {}
+    for row in _item_rows(session, top, top.c.user_id, top.c.reason):
+        out.setdefault((row[-2], row[-1]), []).append(DigestItem(*row[:-2]))
+    return {key: _worst_first(items) for key, items in out.items()}
 
 
 def run_items(
@@ -178,10 +232,49 @@ def _link(settings: ReminderSettings, item: DigestItem) -> str | None:
     return f"{settings.base_url.rstrip('/')}/projects/{item.project_id}"
 
 
+@dataclass(frozen=True)
+class Phrases:
+    """A digest's repeated words in one language, translated once per run and language
+    (not once per item: a first run renders hundreds of digests of 100 items a section)."""
+
+    rules: dict[str, str]
+    levels: dict[int, str]
+    key: str
+    team: str
+    owner: str
+    open: str
+    days: str  # %(elapsed)d, %(threshold)d, %(overdue)d
+    days_short: str  # %(elapsed)d, %(threshold)d
+
+    @classmethod
+    def current(cls) -> Phrases:
+        """The phrases in the current locale (inside `force_locale`)."""
+        return cls(
+            rules={code: rule_label(code) for code in RULE_CODES},
+            levels={level: level_label(level) for level in (1, 2, 3)},
+            key=_("Key"),
+            team=_("Team"),
+            owner=_("Owner"),
+            open=_("Open"),
+            days=_("%(elapsed)d days (threshold %(threshold)d), %(overdue)d days overdue"),
+            days_short=_("%(elapsed)d days (threshold %(threshold)d)"),
+        )
+
+
+def phrases(locale: str) -> Phrases:
+    """The phrases in `locale`, translated once per application context and language."""
+    cache: dict[str, Phrases] = g.setdefault("_digest_phrases", {})
+    if locale not in cache:
+        with force_locale(locale):
+            cache[locale] = Phrases.current()
+    return cache[locale]
+
+
 def render_email(
     user: User, sections: list[Section], run: ReminderRun, settings: ReminderSettings
 ) -> tuple[str, str]:
-    with force_locale(user.locale or DEFAULT_LOCALE):
+    locale = user.locale or DEFAULT_LOCALE
+    with force_locale(locale):
         subject = _(
             "[Investment CRM] %(n)d new reminders about stalled projects, %(date)s",
             n=sum(section.total for section in sections),
@@ -192,6 +285,7 @@ def render_email(
             user=user,
             sections=sections,
             as_of=run.as_of,
+            words=phrases(locale),
             link=lambda item: _link(settings, item),
             stalled_url=(settings.base_url.rstrip("/") + "/stalled") if settings.base_url else None,
         )
@@ -216,6 +310,7 @@ def render_robot(
                 title=title,
                 items=items[:shown],
                 more=total - shown,
+                words=phrases(DEFAULT_LOCALE),
                 link=lambda item: _link(settings, item),
             )
             if len(body.encode("utf-8")) <= limit or shown == 0:
@@ -271,6 +366,7 @@ def _email_rows(
                 select(User).where(User.id.in_(list(counts)), User.active.is_(True))
             )
         )
+    notified = notified_items(session, run.id, limit) if counts else {}
     rows = []
     for user in sorted(users.values(), key=lambda u: u.id):
         mine = counts.get(user.id, {})
@@ -280,7 +376,7 @@ def _email_rows(
                 ("lead", _("Escalated to you as team lead")),
             )
             sections = [
-                Section(heading, notified_items(session, run.id, user.id, reason, limit), total)
+                Section(heading, notified.get((user.id, reason), []), total)
                 for reason, heading in headings
                 if (total := mine.get(reason, 0))
             ]

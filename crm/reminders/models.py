@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.db import utcnow
 from crm.extensions import db
 from crm.pipeline.models import StageChange
-from crm.visits.models import Task, visit_project
+from crm.visits.models import Task, Visit, visit_project
 
 ANY_STAGE = "any"
 
@@ -221,3 +221,5 @@ Index("ix_visit_project_project_visit", visit_project.c.project_id, visit_projec
 Index("ix_stage_change_project_on", StageChange.project_id, StageChange.on)
 Index("ix_task_project_done", Task.project_id, Task.done_at)
 Index("ix_task_open_due", Task.done_at, Task.due_on)
+# A visit's date by its id, read from the index alone (the latest visit of each project).
+Index("ix_visit_id_live_on", Visit.id, Visit.deleted_at, Visit.on)

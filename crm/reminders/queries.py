@@ -11,7 +11,7 @@ snoozed for a project, never match. `crm.reminders.detection` runs them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
-    bindparam,
     case,
     exists,
     false,
@@ -35,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crm.enums import Stage
 from crm.pipeline.models import Project, StageChange
+from crm.pipeline.sql_hints import unselective
 from crm.reminders import rules as R
 from crm.reminders.calendar import WorkCalendar, load_calendar
 from crm.reminders.models import ANY_STAGE, ReminderSnooze, WorkCalendarDay
@@ -50,7 +50,7 @@ from crm.reminders.sql import (
 from crm.visits.models import Task, Visit, visit_project
 
 CLOSED_STAGES = (Stage.ON_HOLD, Stage.DROPPED)
-ONLY_PROJECTS = "only_project_ids"  # the parameter of a narrowed check (CheckContext.only)
+ONLY_PROJECTS = "only_project_ids"  # the project ids of a cached narrowed check (detection)
 # The columns of every rule's SELECT, in this order (also the reminder's columns).
 COLUMNS = (
     "rule_code",
@@ -75,43 +75,55 @@ COLUMNS = (
 class CheckContext:
     as_of: date
     thresholds: dict[tuple[str, str], R.Threshold]
-    calendar: WorkCalendar
+    # The holidays and make-up days, for a tight pre-filter of unanswered inquiries; without
+    # it the pre-filter counts calendar days (looser: the exact test is in SQL either way).
+    calendar: WorkCalendar | None
     tz_name: str = DEFAULT_TZ
-    # Only the projects given as the parameter ONLY_PROJECTS (a project page, badges):
-    # applied inside each rule's first materialised step, so a check of one project reads
-    # that project, not the table.
-    narrowed: bool = False
+    # A clause on `Project` limiting the projects the rules look at (a page's ids, a user's
+    # scope and filters), applied inside each rule before anything is computed. With it,
+    # follow-ups without a project are left out.
+    narrow: ColumnElement[bool] | None = None
 
     def cutoff(self, days: int) -> date:
         return self.as_of - timedelta(days=days)
 
-    def only(self, project_id: Any = Project.id) -> list[ColumnElement[bool]]:
-        """The narrowing to the ONLY_PROJECTS parameter (none when not narrowed)."""
-        if not self.narrowed:
-            return []
-        return [project_id.in_(bindparam(ONLY_PROJECTS, expanding=True))]
+    def working_cutoff(self, working_days: int) -> date:
+        """The latest anchor that can be `working_days` working days before `as_of`."""
+        if self.calendar is None:
+            return self.cutoff(working_days)  # a working day is a calendar day
+        return self.calendar.latest_start(self.as_of, working_days)
 
     def cache_key(self) -> tuple[Any, ...]:
-        """What the rules' SQL depends on (the statements can be reused while it holds)."""
+        """What the rules' SQL depends on besides `narrow` (statements built with the same
+        narrowing can be reused while it holds)."""
+        exceptions = self.calendar.exceptions if self.calendar is not None else None
         return (
             self.as_of,
             self.tz_name,
-            self.narrowed,
             tuple(sorted(self.thresholds.items())),
-            tuple(sorted(self.calendar.exceptions.items())),
+            tuple(sorted(exceptions.items())) if exceptions is not None else None,
         )
 
+    def narrowed(self, *clauses: ColumnElement[bool] | None) -> CheckContext:
+        """This context, looking only at the projects matching every clause."""
+        parts = [c for c in (self.narrow, *clauses) if c is not None]
+        return replace(self, narrow=and_(*parts) if parts else None)
 
-def build_context(session: Session, as_of: date, tz_name: str = DEFAULT_TZ) -> CheckContext:
-    """Thresholds and the working-day calendar (two small queries)."""
-    return CheckContext(as_of, R.load_thresholds(session), load_calendar(session), tz_name)
+
+def build_context(
+    session: Session, as_of: date, tz_name: str = DEFAULT_TZ, *, calendar: bool = True
+) -> CheckContext:
+    """Thresholds and (with `calendar`) the working-day calendar: one or two small queries."""
+    work_calendar = load_calendar(session) if calendar else None
+    return CheckContext(as_of, R.load_thresholds(session), work_calendar, tz_name)
 
 
 # --- SQL pieces ------------------------------------------------------------------------
 
 
-def _alive_open() -> ColumnElement[bool]:
-    return and_(Project.deleted_at.is_(None), Project.stage.not_in(CLOSED_STAGES))
+def _alive_open(ctx: CheckContext) -> ColumnElement[bool]:
+    alive = and_(Project.deleted_at.is_(None), Project.stage.not_in(CLOSED_STAGES))
+    return alive if ctx.narrow is None else and_(alive, ctx.narrow)
 
 
 def _not_snoozed(code: str, as_of: date, project_id: Any = Project.id) -> ColumnElement[bool]:
@@ -268,13 +280,15 @@ def _working_days_after(anchor: Any, ctx: CheckContext) -> Any:
 
 
 def _finish(ctx: CheckContext, code: str, kind: str, base: Select[Any]) -> Select[Any]:
-    """The rule's SELECT of `COLUMNS` from its base query (materialised once)."""
-    cte = base.cte(f"{code}_base").prefix_with("MATERIALIZED")
-    anchor, threshold = cte.c.anchor_on, cte.c.threshold_days
+    """The rule's SELECT of `COLUMNS` from its base query (materialised once, with the
+    elapsed days computed there once per row)."""
+    base_anchor = base.selected_columns.anchor_on
     if code == R.INQUIRY_UNANSWERED:
-        elapsed = _working_days_after(anchor, ctx)
+        days = _working_days_after(base_anchor, ctx)
     else:
-        elapsed = literal(python_day_number(ctx.as_of)) - day_number(anchor)
+        days = literal(python_day_number(ctx.as_of)) - day_number(base_anchor)
+    cte = base.add_columns(days.label("elapsed")).cte(f"{code}_base").prefix_with("MATERIALIZED")
+    anchor, threshold, elapsed = cte.c.anchor_on, cte.c.threshold_days, cte.c.elapsed
     level = case((elapsed >= threshold * 3, 3), (elapsed >= threshold * 2, 2), else_=1)
     snoozed_until = (
         select(func.max(ReminderSnooze.until))
@@ -313,11 +327,10 @@ def _stage_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[Any]:
     thresholds = R.enabled_for(ctx.thresholds, code)
     threshold = _threshold(thresholds, Project.stage, Project.is_key)
     base = select(*_project_base(anchor, threshold)).where(
-        _alive_open(),
+        _alive_open(ctx),
         anchor.is_not(None),
         _past_threshold(ctx, thresholds, anchor, Project.stage, Project.is_key),
         _not_snoozed(code, ctx.as_of),
-        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -329,10 +342,9 @@ def _computed_anchor_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[A
     inner = (
         select(*_project_base(anchor, threshold))
         .where(
-            _alive_open(),
+            _alive_open(ctx),
             Project.stage.in_([t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
-            *ctx.only(),
         )
         .cte(f"{code}_anchor")
         .prefix_with("MATERIALIZED")
@@ -367,7 +379,7 @@ def started_not_operating(ctx: CheckContext) -> Select[Any]:
     )
     without_plan = _past_threshold(ctx, thresholds, started, Project.stage, Project.is_key)
     base = select(*_project_base(started, threshold)).where(
-        _alive_open(),
+        _alive_open(ctx),
         Project.stage.in_([t.stage for t in thresholds]),
         started.is_not(None),
         or_(
@@ -375,7 +387,6 @@ def started_not_operating(ctx: CheckContext) -> Select[Any]:
             and_(planned.is_(None), without_plan),
         ),
         _not_snoozed(code, ctx.as_of),
-        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -383,9 +394,13 @@ def started_not_operating(ctx: CheckContext) -> Select[Any]:
 def no_activity(ctx: CheckContext) -> Select[Any]:
     """Leads and negotiations without a visit, stage change or completed follow-up.
 
-    Two steps keep it cheap on a million visits: the cheap dates first (stage dates, last
-    stage change, last completed follow-up) and the last logged visit rule out active
-    projects; only the others get their latest visit computed.
+    A project's last activity (`last_activity_at`) is kept by the visits feature as the
+    latest of its visits (never dated in the future), stage changes and completed
+    follow-ups, so it stands for the visits of every project that has one; the visits
+    themselves are read only for projects without it (data that never went through the
+    visits feature). There, two steps keep it cheap on a million visits: the cheap dates
+    first and the last logged visit rule out active projects; only the others get their
+    latest visit computed.
     """
     code = R.NO_ACTIVITY
     thresholds = R.enabled_for(ctx.thresholds, code)
@@ -418,30 +433,30 @@ def no_activity(ctx: CheckContext) -> Select[Any]:
             type_coerce(cheap, Date()).label("cheap_on"),
             _cutoff_case(ctx, thresholds, Project.stage, Project.is_key).label("cutoff_on"),
             _created_date(ctx).label("created_on"),
+            Project.last_activity_at.is_(None).label("visits_unknown"),
         )
         .where(
-            _alive_open(),
+            _alive_open(ctx),
             Project.stage.in_([t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
-            *ctx.only(),
         )
         .cte(f"{code}_cheap")
         .prefix_with("MATERIALIZED")
     )
     latest_visit, last_logged = _visit_dates(first.c.project_id)
+    unknown = first.c.visits_unknown.is_(True)
+    visited = case((unknown, func.coalesce(latest_visit, floor)), else_=floor)
     anchor = func.coalesce(
-        func.nullif(
-            greatest(func.coalesce(first.c.cheap_on, floor), func.coalesce(latest_visit, floor)),
-            floor,
-        ),
+        func.nullif(greatest(func.coalesce(first.c.cheap_on, floor), visited), floor),
         first.c.created_on,
     )
-    columns = [c for c in first.c if c.name not in ("anchor_on", "cheap_on", "created_on")]
+    skipped = ("anchor_on", "cheap_on", "created_on", "visits_unknown")
+    columns = [c for c in first.c if c.name not in skipped]
     second = (
         select(*columns, type_coerce(anchor, Date()).label("anchor_on"))
         .where(
             func.coalesce(first.c.cheap_on, floor) <= first.c.cutoff_on,
-            func.coalesce(last_logged, floor) <= first.c.cutoff_on,
+            or_(~unknown, func.coalesce(last_logged, floor) <= first.c.cutoff_on),
         )
         .cte(f"{code}_anchor")
         .prefix_with("MATERIALIZED")
@@ -470,20 +485,18 @@ def inquiry_unanswered(ctx: CheckContext) -> Select[Any]:
     code = R.INQUIRY_UNANSWERED
     thresholds = R.enabled_for(ctx.thresholds, code)
 
-    def cutoff(working_days: int) -> date:
-        return ctx.calendar.latest_start(ctx.as_of, working_days)
-
     received = Project.inquiry_received_on
     threshold = _threshold(thresholds, Project.stage, Project.is_key)
     base = select(*_project_base(received, threshold)).where(
-        _alive_open(),
+        _alive_open(ctx),
         Project.stage.in_((Stage.LEAD, Stage.NEGOTIATING)),
         Project.is_inquiry.is_(True),
         Project.inquiry_answered_on.is_(None),
         received.is_not(None),
-        _past_threshold(ctx, thresholds, received, Project.stage, Project.is_key, cutoff),
+        _past_threshold(
+            ctx, thresholds, received, Project.stage, Project.is_key, ctx.working_cutoff
+        ),
         _not_snoozed(code, ctx.as_of),
-        *ctx.only(),
     )
     return _finish(ctx, code, "project", base)
 
@@ -492,10 +505,16 @@ def task_overdue(ctx: CheckContext) -> Select[Any]:
     code = R.TASK_OVERDUE
     thresholds = R.enabled_for(ctx.thresholds, code)
     is_key = func.coalesce(Project.is_key, false())
-    project_ok = or_(
-        Task.project_id.is_(None),
-        and_(_alive_open(), _not_snoozed(code, ctx.as_of, Task.project_id)),
-    )
+    project_ok = and_(_alive_open(ctx), _not_snoozed(code, ctx.as_of, Task.project_id))
+    due = _past_threshold(ctx, thresholds, Task.due_on, Project.stage, is_key)
+    is_open = Task.done_at.is_(None)
+    if ctx.narrow is None:  # every open follow-up, with or without a project
+        project_ok = or_(Task.project_id.is_(None), project_ok)
+        tasks = Task.__table__.outerjoin(Project.__table__, Project.id == Task.project_id)
+    else:  # the narrowed projects' follow-ups, found from the projects by an index
+        tasks = Project.__table__.join(Task.__table__, Task.project_id == Project.id)
+        # (so SQLite does not start from the index of open follow-ups by due date)
+        due, is_open = unselective(due), unselective(is_open)
     base = (
         select(
             *_base_columns(
@@ -510,15 +529,8 @@ def task_overdue(ctx: CheckContext) -> Select[Any]:
                 _threshold(thresholds, Project.stage, is_key),
             )
         )
-        .select_from(Task)
-        .outerjoin(Project, Project.id == Task.project_id)
-        .where(
-            Task.done_at.is_(None),
-            Task.deleted_at.is_(None),
-            project_ok,
-            _past_threshold(ctx, thresholds, Task.due_on, Project.stage, is_key),
-            *ctx.only(Task.project_id),
-        )
+        .select_from(tasks)
+        .where(is_open, Task.deleted_at.is_(None), project_ok, due)
     )
     return _finish(ctx, code, "task", base)
 

@@ -33,7 +33,7 @@ from crm.reminders.detection import (
 )
 from crm.reminders.models import Notification, Reminder, ReminderRun, ReminderSnooze
 from crm.reminders.settings import ReminderSettings
-from crm.reminders.sql import insert_ignoring_conflicts
+from crm.reminders.sql import insert_ignoring_conflicts, without_jit
 from crm.visits.models import Task
 
 CHECK_LOCK_KEY = 0x43524D5245_4D31  # "CRMREM1": pg_advisory_xact_lock key of the check
@@ -52,12 +52,14 @@ class CheckResult:
 
 def serialize_checks(session: Session) -> None:
     """Make concurrent checks run one after the other (PostgreSQL: a transaction-scoped
-    advisory lock; SQLite: the run row written first takes the database's write lock).
+    advisory lock, and no JIT; SQLite: the run row written first takes the database's write
+    lock).
 
     On SQLite the check also gets a bigger page cache (this connection only)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHECK_LOCK_KEY})
+        without_jit(session)
     elif dialect == "sqlite":
         session.execute(text(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}"))
 
@@ -340,6 +342,7 @@ def stalled_projects(
     """A page of the projects `user` may see that are stalled on `as_of` (on `rule_code`,
     at `min_level` or more), worst first (escalation level, then days overdue); one query
     per rule plus one for the page."""
+    without_jit(session)
     ctx = build_context(session, as_of, tz_name)
     codes = [rule_code] if rule_code else None
     found = detect(session, ctx, rule_codes=codes, where=project_scope(user))

@@ -24,7 +24,12 @@ from crm.pipeline.access import can_edit, get_visible_project
 from crm.reminders import rules as R
 from crm.reminders import services
 from crm.reminders import settings as reminder_settings
-from crm.reminders.detection import build_context, detect, stalled_for_projects
+from crm.reminders.detection import (
+    detect,
+    request_context,
+    stalled_for_projects,
+    stalls_by_rule,
+)
 from crm.reminders.forms import SnoozeForm
 from crm.reminders.models import Reminder, ReminderSnooze
 from crm.web import page_number
@@ -49,7 +54,8 @@ nav.NAVBAR_EXTRAS.append(_bell)
 @bp.app_template_global("stalled_for")
 def _stalled_for(project_ids: Any) -> dict[int, list[Any]]:
     """`{% set stalls = stalled_for(ids) %}`: rules and days overdue per stalled project."""
-    return stalled_for_projects(db.session, [int(i) for i in project_ids])
+    ids = [int(i) for i in project_ids]
+    return stalled_for_projects(db.session, ids, ctx=request_context(db.session)) if ids else {}
 
 
 @bp.app_template_filter("rule_label")
@@ -156,9 +162,8 @@ def stalled() -> Any:
 def load_panel(session: Any, user: Any, project: Any) -> dict[str, Any]:
     """The reminders panel: what the project is stalled on, its snoozes, recent reminders.
     A fixed number of queries."""
-    settings = reminder_settings.current()
-    today = settings.today()
-    ctx = build_context(session, today, settings.tz_name)
+    ctx = request_context(session)
+    today = ctx.as_of
     stalls = detect(session, ctx, project_ids=[project.id])
     stalls.sort(key=lambda d: (-d.level, -d.days_overdue, d.rule_code))
     history = session.scalars(
@@ -173,6 +178,7 @@ def load_panel(session: Any, user: Any, project: Any) -> dict[str, Any]:
         form.rule_code.data = stalls[0].rule_code
     return {
         "stalls": stalls,
+        "badge": stalls_by_rule(stalls),
         "snoozes": services.active_snoozes(session, project.id, today),
         "history": history,
         "form": form,
@@ -183,7 +189,13 @@ def load_panel(session: Any, user: Any, project: Any) -> dict[str, Any]:
 
 
 panels.register(
-    panels.Panel(key="reminders", template="reminders/panel.html", load=load_panel, order=20)
+    panels.Panel(
+        key="reminders",
+        template="reminders/panel.html",
+        load=load_panel,
+        order=20,
+        header="reminders/_header_badge.html",
+    )
 )
 
 

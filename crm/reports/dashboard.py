@@ -57,7 +57,7 @@ def build(
 ) -> Dashboard:
     """Every number and list of the dashboard for `scope` and `week` (see metrics.compute)."""
     numbers = metrics.compute(session, scope, week, as_of=as_of)
-    stalled_stmt = listings.stalled_lines_stmt(scope, numbers.as_of, limit=TOP)
+    stalled_stmt = listings.stalled_lines_stmt(session, scope, numbers.as_of, limit=TOP)
     return Dashboard(
         metrics=numbers,
         key_projects=listings.first(session, listings.key_projects_stmt(scope), TOP),

@@ -107,7 +107,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "fortune_global_500": ("世界500强", "Fortune Global 500"),
     "china_top_500": ("中国企业500强", "China Top 500"),
     "china_private_top_500": ("中国民营企业500强", "China private Top 500"),
-    "signed_not_started": ("签约未开工", "Signed, not started"),
+    # the reminder rules (crm.reminders.rules), in the words of the reminders' messages
+    "signed_not_landed": ("签约未落地", "Signed, not landed"),
+    "landed_not_started": ("已签约未开工", "Signed, construction not started"),
+    "started_not_operating": ("已开工未投产", "Started, not operating"),
+    "no_activity": ("无进展", "No activity"),
+    "task_overdue": ("跟进事项逾期", "Follow-up overdue"),
+    "inquiry_unanswered": ("咨询未答复", "Inquiry unanswered"),
+    "no_stage_change": ("阶段无变化", "No stage change"),
 }
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm.accounts.models import Team, User
@@ -21,7 +21,7 @@ from crm.pipeline.models import Company, Project, StageChange
 from crm.reference.models import IndustrialChain, Zone
 from crm.reports.metrics import zone_of_project
 from crm.reports.scope import ReportScope
-from crm.reports.stalled import RULE_SIGNED_NOT_STARTED, stalled_condition
+from crm.reports.stalled import stalls_subquery
 from crm.reports.weeks import Week
 
 STREAM_BATCH = 2000
@@ -98,26 +98,28 @@ def key_projects_stmt(scope: ReportScope) -> Select[Any]:
     )
 
 
-def stalled_lines_stmt(scope: ReportScope, as_of: date, limit: int | None = None) -> Select[Any]:
-    """Stalled projects with their rule and days overdue, longest overdue first.
+def stalled_lines_stmt(
+    session: Session, scope: ReportScope, as_of: date, limit: int | None = None
+) -> Select[Any]:
+    """Stalled projects with their rule and days overdue (one line per project and rule),
+    longest overdue first, by the reminder rules (`crm.reports.stalled`).
 
-    The stalled ids are picked first (and cut to `limit`), then joined for their names.
+    The stalled lines are picked first (and cut to `limit`), then joined for their names.
     """
     zone = aliased(Zone)
-    where, overdue = stalled_condition(scope.projects(), as_of)
-    picked = (
-        select(Project.id.label("pid"), overdue.label("overdue"))
-        .where(where)
-        .order_by(overdue.desc(), Project.id)
-    )
+    stalls = stalls_subquery(session, scope.projects(), as_of)
+    order = (stalls.c.days_overdue.desc(), stalls.c.project_id, stalls.c.rule_code)
+    picked = select(stalls.c.project_id, stalls.c.rule_code, stalls.c.days_overdue).order_by(*order)
     if limit is not None:
         picked = picked.limit(limit)
-    chosen = picked.subquery()
-    stmt = select(
-        *_project_columns(zone), literal(RULE_SIGNED_NOT_STARTED), chosen.c.overdue
-    ).select_from(chosen)
-    stmt = stmt.join(Project, Project.id == chosen.c.pid)
-    return _joined(stmt, zone).order_by(chosen.c.overdue.desc(), Project.id)
+    chosen = picked.subquery("chosen")
+    stmt = select(*_project_columns(zone), chosen.c.rule_code, chosen.c.days_overdue).select_from(
+        chosen
+    )
+    stmt = stmt.join(Project, Project.id == chosen.c.project_id)
+    return _joined(stmt, zone).order_by(
+        chosen.c.days_overdue.desc(), Project.id, chosen.c.rule_code
+    )
 
 
 def stage_changes_stmt(scope: ReportScope, week: Week) -> Select[Any]:

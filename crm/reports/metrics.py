@@ -47,7 +47,7 @@ from crm.reports.figures import (
 )
 from crm.reports.scope import ReportScope
 from crm.reports.sqlfuncs import days_between, quartiles_stmt
-from crm.reports.stalled import stalled_condition
+from crm.reports.stalled import stalls_subquery
 from crm.reports.targets import targets_for
 from crm.reports.weeks import Period, Week
 from crm.visits.models import Visit
@@ -336,14 +336,14 @@ def _visits(session: Session, scope: ReportScope, week: Week, ref: Names) -> dic
 def _stalled_by_team(
     session: Session, scope: ColumnElement[bool], as_of: date, ref: Names
 ) -> list[Any]:
-    stalled, _overdue = stalled_condition(scope, as_of)
+    stalls = stalls_subquery(session, scope, as_of)
     rows = session.execute(
         select(
             Project.team_id,
             func.count(),
             func.coalesce(func.sum(Project.planned_investment), 0),
         )
-        .where(stalled)
+        .where(Project.id.in_(select(stalls.c.project_id)))
         .group_by(Project.team_id)
     ).all()
     out = []

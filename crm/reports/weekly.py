@@ -296,7 +296,7 @@ class WeeklyWorkbook:
         ]
         columns.append(Column("last_activity", w("last_activity"), "date"))
         sheet = self.sheet(book, "sheet_stalled", columns)
-        stmt = listings.stalled_lines_stmt(self.scope, self.as_of)
+        stmt = listings.stalled_lines_stmt(self.session, self.scope, self.as_of)
         for p in listings.stream(self.session, stmt):
             rule, overdue = p.extra
             sheet.append(

@@ -213,3 +213,32 @@ def test_a_long_team_digest_fits_the_robot_limit(people, robot):
     shown = body.count("长沙智能制造产业园项目")
     assert 0 < shown < 80
     assert f" {80 - shown} " in body  # "... and N more."
+
+
+def test_each_email_lists_its_recipients_worst_hundred_reminders(people):
+    from crm.enums import Role
+
+    only_rules("landed_not_started")
+    other = factories.user(Role.OFFICER, people.team, name="赵专员")
+    for i in range(103):  # signed 90 to 192 days before DAY_90: the last is the worst
+        factories.project(
+            people.team,
+            owner=people.officer,
+            stage=Stage.LANDED,
+            signed_on=SIGNED - timedelta(days=i),
+            name=f"项目{i:03d}",
+        )
+    factories.project(
+        people.team, owner=other, stage=Stage.LANDED, signed_on=SIGNED, name="赵的项目"
+    )
+    check(DAY_90, ReminderSettings(smtp_host="127.0.0.1"))
+    bodies = {
+        d.user_id: d.body for d in db.session.scalars(select(Delivery)) if d.channel == "email"
+    }
+    mine = bodies[people.officer.id]
+    listed = [line.split("- ", 1)[1] for line in mine.splitlines() if line.startswith("- 项目")]
+    assert listed == [f"项目{i:03d}" for i in range(102, 2, -1)]  # 100, most overdue first
+    assert "... and 3 more." in mine
+    assert "赵的项目" not in mine
+    theirs = bodies[other.id]
+    assert "赵的项目" in theirs and "项目000" not in theirs

@@ -3,7 +3,7 @@ escalation, and each rule's idea of when the clock started."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -228,6 +228,21 @@ def test_no_activity_counts_visits_stage_changes_and_completed_follow_ups(people
     assert check(date(2026, 5, 9)).created == 0
     assert check(date(2026, 5, 10)).created == 1
     assert count_reminders() == 3
+
+
+def test_no_activity_counts_visits_logged_through_the_visits_feature(people):
+    """Visits logged by the app move the project's last activity, which the rule reads
+    instead of the project's visits."""
+    from crm.visits.leads import touch_projects, visit_moment
+
+    only_rules("no_activity")
+    project = factories.project(people.team, owner=people.officer, lead_on=date(2026, 1, 1))
+    logged = datetime(2026, 2, 3, 1, tzinfo=UTC)  # logged on 3 February, back-dated to the 1st
+    visit(project, date(2026, 2, 1), people.officer.id)
+    touch_projects(db.session, [project.id], visit_moment(date(2026, 2, 1), logged))
+    assert check(date(2026, 3, 2)).created == 0  # 29 days since the visit
+    assert check(date(2026, 3, 3)).created == 1
+    assert db.session.scalar(select(Reminder.anchor_on)) == date(2026, 2, 1)
 
 
 def test_no_activity_is_tighter_for_key_projects_and_ignores_deleted_visits(people):

@@ -71,7 +71,11 @@ def test_api_dashboard_numbers_and_scope(data, client):
     assert body["events"]["signed"]["ytd"] == {"count": 4, "amount": "184000.00"}
     assert body["rates"]["ytd"]["start_rate"] == "0.2500"
     assert body["key_projects_top"][0]["name"] == "甲二 重点 开工本周"
-    assert body["stalled_top"][0]["days_overdue"] == (WEEK.end - date(2025, 3, 1)).days - 90
+    # The longest overdue by the reminder rules: B2, negotiating since 1 April 2024 without
+    # activity (30 days allowed).
+    top = body["stalled_top"][0]
+    assert (top["name"], top["rule"]) == ("乙二 洽谈", "no_activity")
+    assert top["days_overdue"] == (WEEK.end - date(2024, 4, 1)).days - 30
     by_team = client.get(
         f"/api/v1/dashboard?week={WEEK.label}&team=rpt-b", headers=headers
     ).get_json()
