@@ -1,19 +1,19 @@
 """Notifications (the bell), the stalled-project page and the reminders panel of a project.
 
-Also registers, for the templates of other features: the Jinja global `stalled_for(ids)`
-(see `crm.reminders.detection.stalled_for_projects`) and the `rule_label` filter; the
-badge macro lives in `templates/reminders/_badges.html`.
+Also registers, for the templates of other features: the Jinja globals `stalled_for(ids)`
+(see `crm.reminders.detection.stalled_for_projects`) and `stalled_badge(stalls)` (the
+badge), and the `rule_label` filter.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from crm import nav
@@ -56,6 +56,45 @@ def _stalled_for(project_ids: Any) -> dict[int, list[Any]]:
     """`{% set stalls = stalled_for(ids) %}`: rules and days overdue per stalled project."""
     ids = [int(i) for i in project_ids]
     return stalled_for_projects(db.session, ids, ctx=request_context(db.session)) if ids else {}
+
+
+@bp.app_template_global("stalled_words")
+def _stalled_words() -> dict[str, Any]:
+    """The badge's words, translated once per request (a page shows up to 50 badges, and
+    each translation lookup costs more than the badge's other work)."""
+    words = g.get("_stalled_words")
+    if words is None:
+        words = g._stalled_words = {
+            "stalled": _("Stalled"),
+            "overdue": _("%(n)d days overdue"),
+            "days": _("%(n)d d"),
+            "rules": {code: R.rule_label(code) for code in R.RULE_CODES},
+        }
+    return words  # type: ignore[no-any-return]
+
+
+@bp.app_template_global("stalled_badge")
+def _stalled_badge(stalls: list[Any] | None) -> Markup:
+    """The stalled badge of one project (`stalls` from `stalled_for` / `stalled_badges`,
+    worst first), or nothing. The visible text names the worst rule and its days overdue;
+    screen readers and the tooltip get every rule in words (never colour alone). Built
+    here rather than in a macro: a list page shows up to 50 of them."""
+    if not stalls:
+        return Markup("")
+    words = _stalled_words()
+    rules = words["rules"]
+    named = [(rules.get(s.rule, s.rule), words["overdue"] % {"n": s.days_overdue}) for s in stalls]
+    title = "; ".join(f"{rule}: {days}" for rule, days in named)
+    spoken = "; ".join(f"{rule}, {days}" for rule, days in named)
+    worst = stalls[0]
+    more = f" +{len(stalls) - 1}" if len(stalls) > 1 else ""
+    shown = f"{words['stalled']}: {rules.get(worst.rule, worst.rule)} · "
+    shown += words["days"] % {"n": worst.days_overdue} + more
+    return Markup(  # noqa: S704 (every piece of text is escaped)
+        '<span class="badge text-bg-danger stalled-badge" data-testid="stalled-badge" '
+        f'title="{escape(title)}"><span aria-hidden="true">{escape(shown)}</span> '
+        f'<span class="visually-hidden">{escape(words["stalled"])}: {escape(spoken)}</span></span>'
+    )
 
 
 @bp.app_template_filter("rule_label")

@@ -322,14 +322,13 @@ def test_pages_do_not_issue_a_query_per_row(client, make_client, people):
     assert _pages_queries(client, people, admin_urls)
 
 
-def test_the_badge_macro_and_the_jinja_global_for_lists_and_boards(app, people):
+def test_the_badge_and_the_jinja_global_for_lists_and_boards(app, people):
     from flask import render_template_string
 
     only_rules("landed_not_started")
     stalled = stalled_project(people, signed_on=TODAY - timedelta(days=95))
     fresh = factories.project(people.team)
     source = (
-        '{% from "reminders/_badges.html" import stalled_badge %}'
         "{% set stalls = stalled_for(ids) %}"
         "{% for i in ids %}<td>{{ stalled_badge(stalls.get(i)) }}</td>{% endfor %}"
     )
