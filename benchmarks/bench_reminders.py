@@ -39,44 +39,75 @@ CHECK_BUDGET_MS = 3000
 LIST_BUDGET_MS = 50  # the project list's budget (pipeline issue)
 
 
-def _check(session: object, today: date, *, again: bool, times: list[tuple[float, float]]) -> None:
-    """One run of the check, timed (wall, CPU), after an untimed first run when `again`."""
+def _check(
+    session: object, today: date, *, before: date | None, times: list[tuple[float, float]]
+) -> None:
+    """One run of the check, timed (wall, CPU), after an untimed run on `before` if given."""
     from crm.reminders.services import run_check
     from crm.reminders.settings import ReminderSettings
 
     settings = ReminderSettings(smtp_host="localhost")  # queue email digests too
-    if again:
-        run_check(session, today, settings, trigger="benchmark")  # type: ignore[arg-type]
+    if before is not None:
+        run_check(session, before, settings, trigger="benchmark")  # type: ignore[arg-type]
     wall, cpu = time.perf_counter(), time.process_time()
     run_check(session, today, settings, trigger="benchmark")  # type: ignore[arg-type]
     session.flush()  # type: ignore[attr-defined]
     times.append((time.perf_counter() - wall, time.process_time() - cpu))
 
 
-def _check_result(ctx: object, name: str, *, again: bool) -> object:
+def _check_result(
+    ctx: object, name: str, *, days_before: int | None, budget_ms: float | None, note: str = ""
+) -> object:
     from crm.reminders import settings as reminder_settings
 
     with ctx.app.app_context():  # type: ignore[attr-defined]
         today = reminder_settings.current().today()
+    before = today - timedelta(days=days_before) if days_before is not None else None
     times: list[tuple[float, float]] = []
+    repeat = 3
     result = ctx.time_call(  # type: ignore[attr-defined]
         name,
-        lambda session: _check(session, today, again=again, times=times),
-        budget_ms=CHECK_BUDGET_MS,
-        repeat=3,
+        lambda session: _check(session, today, before=before, times=times),
+        budget_ms=budget_ms,
+        repeat=repeat,
     )
+    times = times[:repeat]  # (the last, traced run measures memory only)
     result.timings_ms = [wall * 1000 for wall, _cpu in times]  # the timed run alone
-    cpus = ", ".join(f"{cpu:.2f}" for _wall, cpu in times)
-    result.note = f"CPU of this process {cpus} s"
+    result.cpu_ms = [cpu * 1000 for _wall, cpu in times]
+    result.note = note
     return result
 
 
-def daily_check_first_run(ctx: object) -> object:
-    return _check_result(ctx, "daily check, first run (everything new)", again=False)
+def daily_check_next_day(ctx: object) -> object:
+    """The check as it runs every day: yesterday's check was done; today's finds what
+    crossed a threshold or reached the next level since (the budget's case)."""
+    return _check_result(
+        ctx,
+        "daily check, a normal day (yesterday's done)",
+        days_before=1,
+        budget_ms=CHECK_BUDGET_MS,
+    )
 
 
 def daily_check_same_day(ctx: object) -> object:
-    return _check_result(ctx, "daily check, same day again (nothing new)", again=True)
+    return _check_result(
+        ctx,
+        "daily check, same day again (nothing new)",
+        days_before=0,
+        budget_ms=CHECK_BUDGET_MS,
+    )
+
+
+def daily_check_first_run(ctx: object) -> object:
+    """The day reminders are switched on over 100,000 historical projects: every stalled
+    subject is new (143k reminders, ~250k notifications, ~300 digests), once."""
+    return _check_result(
+        ctx,
+        "daily check, first run ever (everything new)",
+        days_before=None,
+        budget_ms=None,
+        note="one-off; no budget of its own (see docs/benchmarks.md)",
+    )
 
 
 def stalled_list(ctx: object) -> list[object]:
@@ -94,7 +125,7 @@ def stalled_list(ctx: object) -> list[object]:
     ]
 
 
-BENCHMARKS = [daily_check_first_run, daily_check_same_day, stalled_list]
+BENCHMARKS = [daily_check_next_day, daily_check_same_day, daily_check_first_run, stalled_list]
 
 
 def build(db_path: Path, projects: int, visits: int, today: date) -> None:

@@ -11,6 +11,11 @@ index for when an equality on another indexed column is there. SQLite has no his
 takes any range for selective; `likelihood(x, 0.5)` corrects that (a board filtered on a
 chain and a minimum amount: 480 ms -> 23 ms at 100,000 projects). PostgreSQL estimates
 ranges from its statistics and gets the bare condition.
+
+`scanned`: a column SQLite must not use an index for (`+column`, SQLite's documented way),
+for a query over most of a table: reading every row in order beats an index lookup per row
+(the daily reminder check's rules over 100,000 projects: 0.9 -> 0.45 s). Other databases
+get the column.
 """
 
 from __future__ import annotations
@@ -95,3 +100,33 @@ def _compile_unselective_sqlite(element: Unselective, compiler: Any, **kw: Any) 
 def unselective(condition: Any) -> ColumnElement[bool]:
     """`condition`, marked for SQLite as matching about half of the rows."""
     return Unselective(condition)
+
+
+class Scanned(ColumnElement[Any]):
+    """A column SQLite reads without an index (see the module docstring)."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects  # type: ignore[no-any-return]
+
+
+@compiles(Scanned)
+def _compile_scanned(element: Scanned, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(Scanned, "sqlite")
+def _compile_scanned_sqlite(element: Scanned, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.column, **kw)}"
+
+
+def scanned(column: Any) -> ColumnElement[Any]:
+    """`column`, which SQLite is not to look up through an index."""
+    return Scanned(column)

@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crm.enums import Stage
 from crm.pipeline.models import Project, StageChange
-from crm.pipeline.sql_hints import unselective
+from crm.pipeline.sql_hints import scanned, unselective
 from crm.reminders import rules as R
 from crm.reminders.calendar import WorkCalendar, load_calendar
 from crm.reminders.models import ANY_STAGE, ReminderSnooze, WorkCalendarDay
@@ -122,8 +122,18 @@ def build_context(
 
 
 def _alive_open(ctx: CheckContext) -> ColumnElement[bool]:
+    if ctx.narrow is None:  # most projects: read them all in order (SQLite), not by index
+        return and_(
+            scanned(Project.deleted_at).is_(None), scanned(Project.stage).not_in(CLOSED_STAGES)
+        )
     alive = and_(Project.deleted_at.is_(None), Project.stage.not_in(CLOSED_STAGES))
-    return alive if ctx.narrow is None else and_(alive, ctx.narrow)
+    return and_(alive, ctx.narrow)
+
+
+def _stage_in(ctx: CheckContext, stages: Any) -> ColumnElement[bool]:
+    """The project's stage is one of `stages` (most projects, for most rules: see
+    `_alive_open`)."""
+    return (scanned(Project.stage) if ctx.narrow is None else Project.stage).in_(list(stages))
 
 
 def _not_snoozed(code: str, as_of: date, project_id: Any = Project.id) -> ColumnElement[bool]:
@@ -343,7 +353,7 @@ def _computed_anchor_rule(ctx: CheckContext, code: str, anchor: Any) -> Select[A
         select(*_project_base(anchor, threshold))
         .where(
             _alive_open(ctx),
-            Project.stage.in_([t.stage for t in thresholds]),
+            _stage_in(ctx, [t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
         )
         .cte(f"{code}_anchor")
@@ -380,7 +390,7 @@ def started_not_operating(ctx: CheckContext) -> Select[Any]:
     without_plan = _past_threshold(ctx, thresholds, started, Project.stage, Project.is_key)
     base = select(*_project_base(started, threshold)).where(
         _alive_open(ctx),
-        Project.stage.in_([t.stage for t in thresholds]),
+        _stage_in(ctx, [t.stage for t in thresholds]),
         started.is_not(None),
         or_(
             and_(planned.is_not(None), planned <= ctx.as_of),
@@ -437,7 +447,7 @@ def no_activity(ctx: CheckContext) -> Select[Any]:
         )
         .where(
             _alive_open(ctx),
-            Project.stage.in_([t.stage for t in thresholds]),
+            _stage_in(ctx, [t.stage for t in thresholds]),
             _not_snoozed(code, ctx.as_of),
         )
         .cte(f"{code}_cheap")

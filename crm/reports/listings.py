@@ -107,7 +107,7 @@ def stalled_lines_stmt(
     The stalled lines are picked first (and cut to `limit`), then joined for their names.
     """
     zone = aliased(Zone)
-    stalls = stalls_subquery(session, scope.projects(), as_of)
+    stalls = stalls_subquery(session, scope, as_of)
     order = (stalls.c.days_overdue.desc(), stalls.c.project_id, stalls.c.rule_code)
     picked = select(stalls.c.project_id, stalls.c.rule_code, stalls.c.days_overdue).order_by(*order)
     if limit is not None:

@@ -333,9 +333,7 @@ def _visits(session: Session, scope: ReportScope, week: Week, ref: Names) -> dic
     }
 
 
-def _stalled_by_team(
-    session: Session, scope: ColumnElement[bool], as_of: date, ref: Names
-) -> list[Any]:
+def _stalled_by_team(session: Session, scope: ReportScope, as_of: date, ref: Names) -> list[Any]:
     stalls = stalls_subquery(session, scope, as_of)
     rows = session.execute(
         select(
@@ -387,5 +385,5 @@ def compute(
         signings_by_month=_signings_by_month(session, where, week),
         lead_times=_lead_times(session, where, week, ref),
         **_visits(session, scope, week, ref),
-        stalled_by_team=_stalled_by_team(session, where, as_of, ref),
+        stalled_by_team=_stalled_by_team(session, scope, as_of, ref),
     )

@@ -14,14 +14,20 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
+from crm.pipeline.models import Project
 from crm.reminders.detection import project_stalls_subquery, today_context
 from crm.reminders.sql import without_jit
+from crm.reports.scope import ReportScope
 
 
-def stalls_subquery(session: Session, scope: ColumnElement[bool], as_of: date) -> Any:
+def stalls_subquery(session: Session, scope: ReportScope, as_of: date) -> Any:
     """(project_id, rule_code, days_overdue, level) of the projects of `scope` stalled on
-    `as_of`: one row per project and rule. Reads the rules' thresholds now (one query)."""
+    `as_of`: one row per project and rule. Reads the rules' thresholds now (one query).
+
+    The rules leave out deleted projects themselves; a report of every team runs them
+    unnarrowed, which lets them read the whole table in order (SQLite) instead of by
+    index."""
     without_jit(session)
-    return project_stalls_subquery(today_context(session, as_of), where=scope)
+    where = None if scope.all_teams else Project.team_id == scope.team_id
+    return project_stalls_subquery(today_context(session, as_of), where=where)
