@@ -84,7 +84,14 @@ def weekly_report(ctx: Context) -> Result:
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
         "elapsed = time.perf_counter() - started\n"
+        # VmHWM is this process's own peak; on Linux ru_maxrss survives execve and would
+        # report the benchmark process's size at the fork.
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "try:\n"
+        "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "    peak = int(status.split()[0]) / 1024\n"
+        "except (OSError, IndexError, ValueError):\n"
+        "    pass\n"
         "print(f'BENCH {elapsed:.3f} {peak:.1f}')\n"
     )
     timings, peaks = [], []

@@ -101,6 +101,30 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     connection_record.info["checkins"] = 0
 
 
+# psycopg turns each query's %(name)s placeholders into $n, caching the result only for
+# queries under 4 KB with at most 50 parameters. The reminder rules behind the stalled
+# badges are one statement of ~30 KB: parsed again on every list, board and project page,
+# it cost 8-10 ms of CPU per request. Cache statements up to 64 KB and 2,000 parameters
+# (psycopg's cache keeps 128 of them). Internal settings of psycopg 3: when they are
+# gone, queries are parsed each time as before.
+PSYCOPG_CACHED_QUERY_BYTES = 64 * 1024
+PSYCOPG_CACHED_QUERY_PARAMS = 2000
+
+
+def _cache_long_queries() -> None:
+    try:
+        from psycopg import _queries
+    except ImportError:  # pragma: no cover (SQLite-only installs)
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+        _queries.MAX_CACHED_STATEMENT_LENGTH = PSYCOPG_CACHED_QUERY_BYTES
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = PSYCOPG_CACHED_QUERY_PARAMS
+
+
+_cache_long_queries()
+
+
 OPTIMIZE_EVERY = 1000  # checkins of a pooled SQLite connection between two PRAGMA optimize
 
 

@@ -120,3 +120,13 @@ def test_money_figures_are_what_babel_writes(app):
         for value in big:
             expected = format_decimal(value / 10000, format="#,##0.##", locale="zh_CN")
             assert money_wan(value) == expected + " 亿元", value
+
+
+def test_psycopg_keeps_the_parsed_form_of_long_statements():
+    """The reminder rules' statement (~30 KB, hundreds of parameters) is parsed by psycopg
+    once, not on every page that shows stalled badges (crm.db._cache_long_queries)."""
+    queries = pytest.importorskip("psycopg._queries")
+    from crm import db as crm_db
+
+    assert queries.MAX_CACHED_STATEMENT_LENGTH == crm_db.PSYCOPG_CACHED_QUERY_BYTES
+    assert queries.MAX_CACHED_STATEMENT_PARAMS == crm_db.PSYCOPG_CACHED_QUERY_PARAMS
