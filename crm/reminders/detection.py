@@ -9,7 +9,7 @@ it and offers the functions other features use: `stalled_for_projects` (badges),
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -118,47 +118,48 @@ def all_rules_stmt(
     return select(*[found.c[name] for name in COLUMNS])
 
 
-# Every rule narrowed to the project ids given as the parameter ONLY_PROJECTS, by what the
-# SQL depends on: a project page checks one project, and building the rules' SQL costs more
-# than running it for one project (~30 ms vs ~6 ms).
-_NARROWED: dict[tuple[Any, ...], Select[Any] | None] = {}
-_NARROWED_MAX = 32
+# Statements built once and reused with the project ids as the parameter ONLY_PROJECTS,
+# keyed by what their SQL depends on: a project page checks one project, a list 50, and
+# building the rules' SQL costs more than running it for them (~30-80 ms vs a few).
+_STATEMENTS: dict[tuple[Any, ...], Select[Any] | None] = {}
+_STATEMENTS_MAX = 64
 _MISSING: Any = object()
+
+
+def _reused(key: tuple[Any, ...], build: Callable[[], Select[Any] | None]) -> Select[Any] | None:
+    """The statement cached under `key`, built by `build` the first time (bounded cache;
+    under threads at worst two build it, and none reads a key cleared under it)."""
+    stmt = _STATEMENTS.get(key, _MISSING)
+    if stmt is _MISSING:
+        if len(_STATEMENTS) >= _STATEMENTS_MAX:
+            _STATEMENTS.clear()
+        stmt = _STATEMENTS[key] = build()
+    return stmt  # type: ignore[no-any-return]
 
 
 def _narrowed(ctx: CheckContext, rule_codes: Iterable[str] | None) -> Select[Any] | None:
     """`all_rules_stmt` for the projects in the ONLY_PROJECTS parameter (cached)."""
     codes = tuple(rule_codes) if rule_codes is not None else None
-    key = (*ctx.cache_key(), codes)
-    stmt = _NARROWED.get(key, _MISSING)
-    if stmt is _MISSING:  # (threads: at worst two build it; neither reads a cleared key)
-        if len(_NARROWED) >= _NARROWED_MAX:
-            _NARROWED.clear()
+
+    def build() -> Select[Any] | None:
         only = Project.id.in_(bindparam(ONLY_PROJECTS, expanding=True))
-        stmt = _NARROWED[key] = all_rules_stmt(ctx.narrowed(only), codes)
-    return stmt  # type: ignore[return-value]
+        return all_rules_stmt(ctx.narrowed(only), codes)
 
-
-_BADGES: dict[tuple[Any, ...], Select[Any] | None] = {}
+    return _reused(("rules", *ctx.cache_key(), codes), build)
 
 
 def _badge_stmt(ctx: CheckContext) -> Select[Any] | None:
     """(project_id, rule_code, days_overdue) of the projects in the ONLY_PROJECTS parameter,
-    one row per rule (cached like `_narrowed`: building it costs ~80 ms, running it for a
-    page of 50 projects a few)."""
-    key = ctx.cache_key()
-    stmt = _BADGES.get(key, _MISSING)
-    if stmt is _MISSING:
-        if len(_BADGES) >= _NARROWED_MAX:
-            _BADGES.clear()
+    one row per rule (cached: lists and boards show 50 badges a page)."""
+
+    def build() -> Select[Any] | None:
         found = _narrowed(ctx, None)
-        stalls = _grouped(found) if found is not None else None
-        stmt = _BADGES[key] = (
-            select(stalls.c.project_id, stalls.c.rule_code, stalls.c.days_overdue)
-            if stalls is not None
-            else None
-        )
-    return stmt  # type: ignore[return-value]
+        if found is None:
+            return None
+        stalls = _grouped(found)
+        return select(stalls.c.project_id, stalls.c.rule_code, stalls.c.days_overdue)
+
+    return _reused(("badges", *ctx.cache_key()), build)
 
 
 def detect(
